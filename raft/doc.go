@@ -1,0 +1,2 @@
+// Package raft is cairn's Raft consensus core (work in progress).
+package raft
