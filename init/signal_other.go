@@ -1,0 +1,9 @@
+//go:build !unix
+
+package lifecycle
+
+import "os"
+
+var shutdownSignals = []os.Signal{os.Interrupt}
+
+func exitCode(os.Signal) int { return 1 }
