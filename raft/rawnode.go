@@ -1,5 +1,7 @@
 package raft
 
+import "fmt"
+
 // StateType is a member's role.
 type StateType uint8
 
@@ -131,59 +133,259 @@ type Status struct {
 // RawNode is a member's Raft state machine with the Ready/Advance interface.
 // It is not safe for concurrent use: one goroutine owns it.
 type RawNode struct {
-	r *raft
+	raft       *raft
+	prevSoftSt SoftState
+	prevHardSt HardState
+	// readyPending is set between Ready and Advance.
+	readyPending bool
+	// stepsOnAdvance are messages to ourselves (our own vote) that count
+	// only once the Ready carrying their state is durable.
+	stepsOnAdvance []Message
 }
 
-// NewRawNode validates c and returns a RawNode restarted from c.Storage.
+// NewRawNode validates c and returns a RawNode restarted from c.Storage
+// (HardState, ConfState and log). A fresh member then calls Bootstrap, or
+// waits to be contacted by a leader after being added to a cluster.
 func NewRawNode(c *Config) (*RawNode, error) {
-	return nil, nil
+	r, err := newRaft(c)
+	if err != nil {
+		return nil, err
+	}
+	return &RawNode{raft: r, prevSoftSt: r.softState(), prevHardSt: r.hardState()}, nil
 }
 
-// Bootstrap initializes a fresh member's log with one conf change entry per
-// peer so the initial voters are known. Storage must be empty.
-func (rn *RawNode) Bootstrap(peers []uint64) error { return nil }
+// Bootstrap initializes a fresh cluster's log with one AddVoter conf change
+// entry per peer (term 1, committed), so the initial voters are known. The
+// entries come out of the next Ready like any others and must be applied
+// with ApplyConfChange (which is idempotent for them). Storage must be empty
+// and peers non-empty, non-zero and distinct.
+func (rn *RawNode) Bootstrap(peers []uint64) error {
+	r := rn.raft
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: no peers", ErrBootstrap)
+	}
+	seen := map[uint64]bool{}
+	for _, id := range peers {
+		if id == None || seen[id] {
+			return fmt.Errorf("%w: peer ID %d is zero or repeated", ErrBootstrap, id)
+		}
+		seen[id] = true
+	}
+	last, err := r.raftLog.storage.LastIndex()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBootstrap, err)
+	}
+	hs, _, err := r.raftLog.storage.InitialState()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBootstrap, err)
+	}
+	if last != 0 || !hs.IsEmpty() || r.raftLog.lastIndex() != 0 {
+		return fmt.Errorf("%w: storage is not empty", ErrBootstrap)
+	}
+	r.becomeFollower(1, None)
+	ents := make([]Entry, len(peers))
+	for i, id := range peers {
+		cc := ConfChange{Type: ConfChangeAddVoter, NodeID: id}
+		ents[i] = Entry{Type: EntryConfChange, Term: 1, Index: uint64(i + 1), Data: AppendConfChange(nil, &cc)}
+	}
+	r.raftLog.append(ents...)
+	r.raftLog.committed = uint64(len(ents))
+	for _, id := range peers {
+		r.applyConfChange(ConfChange{Type: ConfChangeAddVoter, NodeID: id})
+	}
+	return nil
+}
 
-// Tick advances the logical clock by one tick.
-func (rn *RawNode) Tick() {}
+// Tick advances the logical clock by one tick. Election and heartbeat
+// timeouts are counted in ticks.
+func (rn *RawNode) Tick() { rn.raft.tick() }
 
-// Campaign starts an election (a pre-vote first if Config.PreVote).
-func (rn *RawNode) Campaign() error { return nil }
+// Campaign starts an election now (a pre-vote first if Config.PreVote).
+func (rn *RawNode) Campaign() error {
+	return rn.raft.Step(Message{From: rn.raft.id, Type: MsgHup})
+}
 
-// Propose proposes data to be appended to the log.
-func (rn *RawNode) Propose(data []byte) error { return nil }
+// Propose proposes data to be appended to the log. It returns
+// ErrProposalDropped or ErrTransferInProgress (wrapped) when the proposal
+// cannot be accepted now. Acceptance does not mean the entry will commit: the
+// application learns that by seeing it in CommittedEntries.
+func (rn *RawNode) Propose(data []byte) error {
+	return rn.raft.Step(Message{Type: MsgProp, From: rn.raft.id, Entries: []Entry{{Data: data}}})
+}
 
-// ProposeConfChange proposes a membership change.
-func (rn *RawNode) ProposeConfChange(cc ConfChange) error { return nil }
+// ProposeConfChange proposes a membership change. Only one change may be
+// pending (proposed and not yet applied) at a time; a second is refused with
+// ErrProposalDropped by the leader.
+func (rn *RawNode) ProposeConfChange(cc ConfChange) error {
+	data := AppendConfChange(nil, &cc)
+	return rn.raft.Step(Message{Type: MsgProp, From: rn.raft.id, Entries: []Entry{{Type: EntryConfChange, Data: data}}})
+}
 
 // ApplyConfChange applies a committed membership change and returns the new
-// membership. Call it when applying an EntryConfChange entry.
-func (rn *RawNode) ApplyConfChange(cc ConfChange) *ConfState { return nil }
+// membership. Call it when applying an EntryConfChange entry, in log order.
+// A leader that removes itself steps down here.
+func (rn *RawNode) ApplyConfChange(cc ConfChange) *ConfState {
+	cs := rn.raft.applyConfChange(cc)
+	return &cs
+}
 
-// Step feeds a message from the network into the state machine.
-func (rn *RawNode) Step(m Message) error { return nil }
+// Step feeds a message from the network into the state machine. Local message
+// types are refused with ErrStepLocalMsg, malformed messages with
+// ErrInvalidMessage and responses from unknown members with
+// ErrStepPeerNotFound.
+func (rn *RawNode) Step(m Message) error {
+	if isLocalMsg(m.Type) {
+		return ErrStepLocalMsg
+	}
+	if err := m.valid(); err != nil {
+		return err
+	}
+	if m.To != rn.raft.id {
+		return fmt.Errorf("%w: addressed to %x, this is %x", ErrInvalidMessage, m.To, rn.raft.id)
+	}
+	if isResponseMsg(m.Type) && rn.raft.trk.progress[m.From] == nil {
+		return ErrStepPeerNotFound
+	}
+	return rn.raft.Step(m)
+}
 
 // HasReady reports whether Ready would return anything to do.
-func (rn *RawNode) HasReady() bool { return false }
+func (rn *RawNode) HasReady() bool {
+	r := rn.raft
+	if r.softState() != rn.prevSoftSt {
+		return true
+	}
+	if hs := r.hardState(); !hs.IsEmpty() && hs != rn.prevHardSt {
+		return true
+	}
+	if r.raftLog.unstable.snapshot != nil || len(r.raftLog.unstableEntries()) > 0 {
+		return true
+	}
+	return len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) > 0 ||
+		r.raftLog.hasNextCommittedEnts()
+}
 
-// Ready returns the pending work. Each Ready must be followed by Advance
-// before the next call to Ready.
-func (rn *RawNode) Ready() Ready { return Ready{} }
+// Ready returns the pending work. Each Ready must be handled and passed to
+// Advance before Ready is called again (calling Ready twice panics).
+func (rn *RawNode) Ready() Ready {
+	if rn.readyPending {
+		panic("raft: Ready called again before Advance")
+	}
+	r := rn.raft
+	rd := Ready{
+		Entries:          r.raftLog.unstableEntries(),
+		CommittedEntries: r.raftLog.nextCommittedEnts(),
+		Messages:         r.msgs,
+		ReadStates:       r.readStates,
+	}
+	if ss := r.softState(); ss != rn.prevSoftSt {
+		rd.SoftState = &ss
+		rn.prevSoftSt = ss
+	}
+	hs := r.hardState()
+	if hs != rn.prevHardSt {
+		rd.HardState = hs
+		rd.MustSync = hs.Term != rn.prevHardSt.Term || hs.Vote != rn.prevHardSt.Vote
+		rn.prevHardSt = hs
+	}
+	if len(rd.Entries) > 0 {
+		rd.MustSync = true
+	}
+	if s := r.raftLog.unstable.snapshot; s != nil {
+		rd.Snapshot = *s
+		rd.MustSync = true
+	}
+	for _, m := range r.msgsAfterAppend {
+		if m.To == r.id {
+			rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
+		} else {
+			rd.MessagesAfterPersist = append(rd.MessagesAfterPersist, m)
+		}
+	}
+	r.msgs = nil
+	r.msgsAfterAppend = nil
+	r.readStates = nil
+	rn.readyPending = true
+	return rd
+}
 
-// Advance tells the state machine that rd was fully handled.
-func (rn *RawNode) Advance(rd Ready) {}
+// Advance tells the state machine that rd was fully handled: Snapshot,
+// Entries and HardState are durable, MessagesAfterPersist were sent (or
+// handed to the transport) and CommittedEntries were applied.
+func (rn *RawNode) Advance(rd Ready) {
+	if !rn.readyPending {
+		panic("raft: Advance called without a Ready")
+	}
+	rn.readyPending = false
+	r := rn.raft
+	if !rd.Snapshot.IsEmpty() {
+		r.raftLog.unstable.stableSnapTo(rd.Snapshot.Meta.Index)
+		if rd.Snapshot.Meta.Index > r.raftLog.applied {
+			r.raftLog.appliedTo(rd.Snapshot.Meta.Index)
+		}
+	}
+	if n := len(rd.Entries); n > 0 {
+		e := rd.Entries[n-1]
+		r.raftLog.unstable.stableTo(e.Index, e.Term)
+	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.raftLog.appliedTo(rd.CommittedEntries[n-1].Index)
+		if r.state == StateLeader {
+			r.reduceUncommittedSize(entsSize(rd.CommittedEntries))
+		}
+	}
+	r.selfAck(r.raftLog.stableLastIndex())
+	steps := rn.stepsOnAdvance
+	rn.stepsOnAdvance = nil
+	for _, m := range steps {
+		if err := r.Step(m); err != nil {
+			r.logger.Debugf("raft: %x stepping own %s: %v", r.id, m.Type, err)
+		}
+	}
+}
 
-// Status returns the member's current state.
-func (rn *RawNode) Status() Status { return Status{} }
+// Status returns the member's current state. Progress is filled in on the
+// leader only.
+func (rn *RawNode) Status() Status {
+	r := rn.raft
+	s := Status{
+		ID:             r.id,
+		HardState:      r.hardState(),
+		SoftState:      r.softState(),
+		Applied:        r.raftLog.applied,
+		Config:         r.trk.confState(),
+		LeadTransferee: r.leadTransferee,
+	}
+	if r.state == StateLeader {
+		s.Progress = make(map[uint64]Progress, len(r.trk.progress))
+		for id, pr := range r.trk.progress {
+			s.Progress[id] = pr.export()
+		}
+	}
+	return s
+}
 
-// ReadIndex requests a linearizable read point; the answer arrives as a
-// ReadState carrying rctx.
-func (rn *RawNode) ReadIndex(rctx []byte) {}
+// ReadIndex requests a linearizable read point. The answer arrives in a
+// later Ready as a ReadState carrying rctx, which must be non-empty and
+// unique among pending requests. Requests made without a known leader are
+// dropped (the caller times out and retries).
+func (rn *RawNode) ReadIndex(rctx []byte) {
+	_ = rn.raft.Step(Message{Type: MsgReadIndex, Context: rctx})
+}
 
-// TransferLeader asks the leader to hand leadership to transferee.
-func (rn *RawNode) TransferLeader(transferee uint64) {}
+// TransferLeader asks the leader to hand leadership to transferee. It may be
+// called on any member; followers forward it to the leader.
+func (rn *RawNode) TransferLeader(transferee uint64) {
+	_ = rn.raft.Step(Message{Type: MsgTransferLeader, From: transferee})
+}
 
-// ReportUnreachable tells the leader that a message to id could not be sent.
-func (rn *RawNode) ReportUnreachable(id uint64) {}
+// ReportUnreachable tells the leader that a message to id could not be
+// delivered; replication to id falls back to probing.
+func (rn *RawNode) ReportUnreachable(id uint64) {
+	_ = rn.raft.Step(Message{Type: MsgUnreachable, From: id})
+}
 
 // ReportSnapshot tells the leader the outcome of sending a snapshot to id.
-func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) {}
+func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) {
+	_ = rn.raft.Step(Message{Type: MsgSnapStatus, From: id, Reject: status == SnapshotFailure})
+}

@@ -421,6 +421,10 @@ func (nw *Network) Deliver() {
 	nw.Settle()
 }
 
+// Inject puts m on the wire as if its sender had sent it now (subject to
+// cuts and faults), for tests that replay or forge messages.
+func (nw *Network) Inject(m raft.Message) { nw.send(nw.members[m.From], m) }
+
 // InFlight returns the number of messages in flight.
 func (nw *Network) InFlight() int { return len(nw.queue) }
 
@@ -651,7 +655,9 @@ func (nw *Network) apply(m *Member, e raft.Entry) {
 // send puts msg from m on the wire, subject to the faults.
 func (nw *Network) send(m *Member, msg raft.Message) {
 	nw.stats.Sent++
-	nw.check.wire(m.ID, msg)
+	if m != nil {
+		nw.check.wire(m.ID, msg)
+	}
 	if nw.MsgHook != nil && !nw.MsgHook(msg) {
 		nw.drop(msg, false)
 		return
