@@ -120,6 +120,31 @@ type node struct {
 	applied []string
 }
 
+// snapshotStorage makes Snapshot return a fresh snapshot of the node's
+// applied state, as a member would: a leader sending MsgSnap wants the newest
+// state, including the current membership.
+type snapshotStorage struct {
+	*MemoryStorage
+	n *node
+}
+
+func (s snapshotStorage) Snapshot() (Snapshot, error) {
+	snap, err := s.MemoryStorage.Snapshot()
+	if err != nil || s.n.rn == nil {
+		return snap, err
+	}
+	applied := s.n.rn.raft.raftLog.applied
+	if applied <= snap.Meta.Index {
+		return snap, nil
+	}
+	term, err := s.MemoryStorage.Term(applied)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	cs := ConfState{Voters: slices.Clone(s.n.conf.Voters), Learners: slices.Clone(s.n.conf.Learners)}
+	return Snapshot{Meta: SnapshotMeta{Index: applied, Term: term, ConfState: cs}, Data: []byte(strings.Join(s.n.applied, " "))}, nil
+}
+
 // interactionEnv is a cluster driven step by step; message delivery is
 // explicit, so every interleaving in a script is deterministic.
 type interactionEnv struct {
@@ -357,8 +382,9 @@ func (env *interactionEnv) addNodes(a cmdArgs) error {
 				return err
 			}
 		}
+		n := &node{storage: s, conf: cs}
 		cfg := Config{
-			ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+			ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: snapshotStorage{s, n},
 			MaxSizePerMsg: maxSize, MaxInflightMsgs: int(maxInflight),
 			PreVote: a.bool("prevote"), CheckQuorum: a.bool("checkquorum"),
 			Rand: rand.New(rand.NewPCG(id, 42)),
@@ -370,7 +396,8 @@ func (env *interactionEnv) addNodes(a cmdArgs) error {
 		if err != nil {
 			return err
 		}
-		env.nodes[id] = &node{rn: rn, storage: s, cfg: cfg, conf: cs}
+		n.rn, n.cfg = rn, cfg
+		env.nodes[id] = n
 		env.printf("%d: voters=%s learners=%s index=%d\n", id, describeIDs(cs.Voters), describeIDs(cs.Learners), rn.raft.raftLog.lastIndex())
 	}
 	return nil
@@ -537,7 +564,7 @@ func (env *interactionEnv) processReady(id uint64) {
 	rd := n.rn.Ready()
 	env.printf("%s\n", indent(DescribeReady(rd)))
 	// 1. Messages may leave before anything is durable.
-	env.queue = append(env.queue, rd.Messages...)
+	env.send(rd.Messages)
 	// 2. Persist snapshot, entries and hard state (one "fsync").
 	if !rd.Snapshot.IsEmpty() {
 		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
@@ -558,7 +585,7 @@ func (env *interactionEnv) processReady(id uint64) {
 		}
 	}
 	// 3. Now the acknowledgements may leave.
-	env.queue = append(env.queue, rd.MessagesAfterPersist...)
+	env.send(rd.MessagesAfterPersist)
 	// 4. Apply.
 	for _, e := range rd.CommittedEntries {
 		switch e.Type {
@@ -577,6 +604,15 @@ func (env *interactionEnv) processReady(id uint64) {
 	}
 	// 5. Done.
 	n.rn.Advance(rd)
+}
+
+// send queues msgs; messages from or to an isolated node are lost.
+func (env *interactionEnv) send(msgs []Message) {
+	for _, m := range msgs {
+		if !env.isolated[m.From] && !env.isolated[m.To] {
+			env.queue = append(env.queue, m)
+		}
+	}
 }
 
 func indent(s string) string {

@@ -88,7 +88,7 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 		u.offset = after
 		u.entries = append([]Entry(nil), ents...)
 	default:
-		keep := u.entries[:after-u.offset:after-u.offset]
+		keep := u.entries[: after-u.offset : after-u.offset]
 		u.entries = append(append([]Entry(nil), keep...), ents...)
 	}
 }

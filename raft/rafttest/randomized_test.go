@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -186,6 +187,14 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 		seed, size, cfg.PreVote, cfg.CheckQuorum, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize)
 
 	nw := New(seed, cfg)
+	if logf != nil {
+		nw.MsgHook = func(m raft.Message) bool {
+			if m.Type == raft.MsgSnap || (m.To >= 4 && m.Type != raft.MsgHeartbeat) || (m.From >= 4 && m.Type != raft.MsgHeartbeatResp) {
+				logf("t=%d msg %v %d->%d term=%d idx=%d lt=%d n=%d commit=%d rej=%v hint=%d", nw.Now(), m.Type, m.From, m.To, m.Term, m.Index, m.LogTerm, len(m.Entries), m.Commit, m.Reject, m.RejectHint)
+			}
+			return true
+		}
+	}
 	nw.Latency = func(raft.Message) uint64 { return uint64(r.IntN(3)) }
 	props := map[string]*proposal{}
 	var order []string
@@ -523,6 +532,12 @@ func describe(nw *Network) string {
 		last, _ := m.Storage.LastIndex()
 		fmt.Fprintf(&b, "\n  %d: up=%v removed=%v state=%v lead=%d hs=%+v last=%d applied=%d conf=%+v",
 			id, m.Up(), m.Removed(), m.State(), m.Lead(), m.HardState(), last, m.Applied(), m.ConfState())
+		if m.Up() && m.State() == raft.StateLeader {
+			st := m.Node().Status()
+			for _, pid := range slices.Sorted(maps.Keys(st.Progress)) {
+				fmt.Fprintf(&b, "\n     progress %d: %+v", pid, st.Progress[pid])
+			}
+		}
 	}
 	return b.String()
 }
