@@ -1,0 +1,147 @@
+// Package wal is cairn's write-ahead log: the durable record of what Raft
+// wrote (entries, hard state, snapshot markers), replayed after a restart.
+//
+// # Use
+//
+// A new member creates its log once:
+//
+//	w, err := wal.Create(dir, wal.Metadata{MemberID: id, ClusterID: cid}, nil)
+//
+// A restarting member opens it at the snapshot it loaded (the zero marker if
+// it has none), replays it, then appends:
+//
+//	w, err := wal.Open(dir, wal.SnapshotMarker{Index: snap.Index, Term: snap.Term}, nil)
+//	md, hs, ents, err := w.ReadAll() // entries after the marker
+//	...
+//	res, err := w.Save(rd.HardState, rd.Entries) // durable when it returns
+//	// send messages that depend on the batch only now (persist before send)
+//
+// After saving a snapshot file, record it and free old segments:
+//
+//	err = w.SaveSnapshot(wal.SnapshotMarker{Index: i, Term: t})
+//	err = w.ReleaseBefore(i)
+//
+// # Durability and group commit
+//
+// Save writes one batch (the hard state, if it changed, and the entries) as
+// a single record with a single write and makes it durable with exactly one
+// fdatasync: one batch, one sync, whatever the number of entries. The
+// returned SaveResult.Batch numbers batches (continuing across restarts);
+// when Save returns, that batch and all earlier ones are on disk. Segments
+// are preallocated, so an fdatasync on the append path has no file size to
+// flush. Entries whose first index is at or below the last saved index
+// replace the log from that index on (Raft §5.3); replay returns the log as
+// Raft last wrote it.
+//
+// Any error of a write, fdatasync or fsync is fatal (ErrFatal): the WAL
+// refuses every later call with the same error and never retries the sync,
+// because on Linux a failed writeback can be reported once and then
+// forgotten, so a retried fsync may "succeed" with data lost. The process
+// must exit and recover by opening the log again. Options.UnsafeNoFsync
+// turns every sync off: unsafe, for tests and benchmarks only.
+//
+// # Files
+//
+// A WAL directory holds segment files named
+// "%016x-%016x.wal" (sequence number, then the index the next entry had when
+// the segment was started), e.g. 0000000000000001-0000000000000001.wal.
+// Sequence numbers start at 1 and grow by one. A segment is preallocated to
+// Options.SegmentSize (default 64 MiB, fallocate with a ftruncate fallback)
+// and, once its records reach that size, the next Save or SaveSnapshot cuts
+// a new one: the old segment is truncated to its records and fsynced, the new
+// one is written as "<name>.tmp", fsynced, renamed, and the directory is
+// fsynced. Create builds the directory as "<dir>.tmp" and renames it into
+// place, then fsyncs the parent. A "<segment>.broken" file is a copy of a
+// segment whose torn tail was repaired. The directory is locked (flock)
+// while a WAL has it open.
+//
+// # Record format
+//
+// A segment is a sequence of frames, each starting at an offset that is a
+// multiple of 8. All integers are little-endian. A frame is:
+//
+//	offset  size  field
+//	0       8     word0: bits 0-31 payload length N (at most 1 GiB),
+//	              bits 32-39 record type, bits 40-55 zero,
+//	              bits 56-63 0x80 | P, where P = (8 - N%8) % 8 is the padding
+//	8       4     CRC: CRC32-Castagnoli, seeded with the previous CRC, over
+//	              the 8 bytes of word0 and then the N payload bytes
+//	12      4     previous CRC: the CRC of the record before this one in the
+//	              log (0 for the first record of the log)
+//	16      N     payload
+//	16+N    P     zero padding
+//
+// The length word is one aligned 8-byte unit and every frame is a multiple
+// of 8 bytes, so a length is never split across sectors. The CRC is chained:
+// each record's previous-CRC field must equal the CRC of the record before
+// it, across segment boundaries too (the first record of a segment carries
+// the last CRC of the previous segment). An all-zero word0 never starts a
+// frame: it is preallocated space.
+//
+// Record types and payloads:
+//
+//	1 segment   seq uint64, first index uint64 (must match the file name);
+//	            always the first record of a segment
+//	2 metadata  member ID uint64, cluster ID uint64; always the second record,
+//	            the same in every segment
+//	3 batch     what one Save wrote: uvarint batch number; flags byte
+//	            (bit 0: a hard state follows); if bit 0: uvarint term, vote,
+//	            commit; uvarint entry count n; if n > 0: uvarint first index,
+//	            then per entry uvarint term, type byte, uvarint data length,
+//	            data. Entry i has index first+i.
+//	4 state     hard state term, vote, commit, uint64 each; written after the
+//	            metadata of each new segment so that releasing older segments
+//	            never loses the hard state
+//	5 snapshot  snapshot marker index uint64, term uint64
+//
+// So the entry and hard-state records of a batch live inside one frame: a
+// batch is replayed whole or not at all, and a torn batch can only be the
+// last frame of the log.
+//
+// # Recovery
+//
+// Open picks the last segment whose first index is at or below the marker's
+// index and ReadAll replays from it. Every record is checked: the frame (CRC,
+// chain, header, padding), the payload (valid() on each decoded type), and
+// the Raft log rules across records (no index gap, terms never decrease
+// along the log, overwrites never reach below a snapshot marker, hard state
+// term, vote and commit never go back, batch numbers increase, segment
+// headers match names and follow on). A record that passes its CRC but breaks
+// these rules is corruption.
+//
+// A frame that fails to decode in the last segment is classified:
+//
+//   - only zero bytes from there to the end of the file: the end of the log;
+//   - otherwise, if no intact frame (own CRC matching its stored previous CRC)
+//     starts after the damaged one: a torn tail, the batch a crash
+//     interrupted. ReadAll copies the segment to "<name>.broken", truncates
+//     the damage, preallocates again (so the rest reads as zeros), fsyncs,
+//     and logs a warning; Verify returns it as an error wrapping
+//     io.ErrUnexpectedEOF.
+//   - if an intact frame follows, the damaged record had been durable before
+//     a later batch was written, which no crash can undo: ErrCorrupt, naming
+//     the file and offset. So is any damage in a segment that is not the last,
+//     in a segment's header records, a frame that breaks the chain, or a
+//     missing segment. ReadAll then changes nothing on disk and the member
+//     must be rebuilt from its peers.
+//
+// # Caveats
+//
+// A bit flip inside the very last record cannot be told apart from a torn
+// write and is repaired like one (logged, kept in .broken): that record, if
+// it had been acknowledged, is lost. If a batch's first bytes are lost in a
+// crash and its entry data happens to contain a byte-exact intact frame,
+// recovery reports ErrCorrupt rather than repairing (the safe direction).
+// ReadAll reads each segment whole into memory (up to SegmentSize plus one
+// batch). The log assumes powersafe overwrites: rewriting the tail of a
+// partly filled sector does not damage the bytes already in it.
+//
+// # Concurrency
+//
+// A WAL may be used from several goroutines: every method takes one mutex,
+// so calls are serialized and at most one fdatasync is in flight. Group
+// commit is the caller's job (pass all the entries of a Raft Ready to one
+// Save). Only one WAL value, in one process, may have a directory open at a
+// time (enforced with flock on Linux). Save does not retain ents or their
+// Data after it returns.
+package wal
