@@ -1031,6 +1031,7 @@ func (r *raft) restore(s Snapshot) bool {
 func (r *raft) applyConfChange(cc ConfChange) ConfState {
 	t := &r.trk
 	next := r.raftLog.lastIndex() + 1
+	var added uint64
 	switch cc.Type {
 	case ConfChangeAddVoter:
 		if t.isVoter(cc.NodeID) || cc.NodeID == None {
@@ -1042,6 +1043,7 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 		} else {
 			t.initProgress(cc.NodeID, 0, next, false)
 			t.progress[cc.NodeID].recentActive = true
+			added = cc.NodeID
 		}
 		t.voters = insertSorted(t.voters, cc.NodeID)
 	case ConfChangeAddLearner:
@@ -1050,6 +1052,7 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 		}
 		t.initProgress(cc.NodeID, 0, next, true)
 		t.progress[cc.NodeID].recentActive = true
+		added = cc.NodeID
 		t.learners = insertSorted(t.learners, cc.NodeID)
 	case ConfChangeRemove:
 		if t.isVoter(cc.NodeID) && len(t.voters) == 1 {
@@ -1075,11 +1078,11 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 	if r.leadTransferee != None && t.progress[r.leadTransferee] == nil {
 		r.abortLeaderTransfer()
 	}
-	// A smaller quorum may commit more; new members need the log.
+	// A smaller quorum may commit more; a new member needs the log.
 	if r.maybeCommit() {
 		r.onCommitAdvanced()
-	} else {
-		r.bcastAppend()
+	} else if added != None {
+		r.sendAppend(added)
 	}
 	return t.confState()
 }
