@@ -1,0 +1,582 @@
+package kv
+
+import (
+	"bufio"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Snapshot stream format (all integers varints as in AppendRequest):
+//
+//	"CKVS" version(1)
+//	index
+//	13 replicated counters (sets, deletes, updates, creates, CAS, CAD
+//	  success/fail pairs, then expireCount)
+//	nodes, depth-first in name order, the root first:
+//	  tag 1, depth, name, flags (1 = dir), created, modified,
+//	  expire (signed), value (files only)
+//	tag 0
+//	history: first index, count, then per record:
+//	  action, flags (1 refresh, 2 prevNode, 4 removed subtree),
+//	  node, [prevNode], created dirs, [subtree: nodes as above with
+//	  depth relative to the removed directory, then tag 0]
+//	  where a node is key, flags (1 dir, 2 value), [value],
+//	  expiration, ttl (signed), modifiedIndex, createdIndex
+//	"CKVE"
+//
+// The stream is deterministic: two stores that applied the same requests
+// with the same Config write identical bytes.
+const (
+	snapMagic   = "CKVS"
+	snapTrailer = "CKVE"
+	snapVersion = 1
+	// maxSnapString bounds any one string in a snapshot.
+	maxSnapString = 64 << 20
+	// saveChunk is how many live nodes Save copies per read-lock hold.
+	saveChunk = 4096
+)
+
+// Save writes the whole store (nodes, TTLs, history, index and replicated
+// counters) as it was at the moment Save was called. It holds the store
+// lock only briefly, once per chunk of saveChunk nodes, so applies go on
+// while a large store is written: each chunk is read live and the events
+// applied since are undone for that chunk's key range.
+func (s *Store) Save(w io.Writer) error {
+	s.mu.RLock()
+	n := s.index
+	gen := s.gen
+	var ctr []uint64
+	for _, c := range s.stats.replicated() {
+		ctr = append(ctr, c.Load())
+	}
+	var hist []*record
+	first := s.hist.window(n)
+	for i := first; i <= n && s.hist.has(i); i++ {
+		hist = append(hist, s.hist.at(i))
+	}
+	s.hub.mu.Lock()
+	s.hist.pin(n)
+	s.hub.mu.Unlock()
+	s.mu.RUnlock()
+	defer func() {
+		s.mu.Lock()
+		s.hub.mu.Lock()
+		s.hist.unpin(n)
+		s.hub.mu.Unlock()
+		s.mu.Unlock()
+	}()
+
+	bw := bufio.NewWriterSize(w, 64<<10)
+	buf := append([]byte(snapMagic), snapVersion)
+	buf = binary.AppendUvarint(buf, n)
+	for _, c := range ctr {
+		buf = binary.AppendUvarint(buf, c)
+	}
+	if _, err := bw.Write(buf); err != nil {
+		return err
+	}
+
+	// Nodes, chunk by chunk.
+	lo := ""
+	var newer []*record // records (n, last seen index]
+	for {
+		s.mu.RLock()
+		if s.gen != gen {
+			s.mu.RUnlock()
+			return ErrStoreReset
+		}
+		live, done := s.collectAfter(lo, saveChunk)
+		for i := n + 1 + uint64(len(newer)); i <= s.index; i++ {
+			newer = append(newer, s.hist.at(i))
+		}
+		s.mu.RUnlock()
+		hi := ""
+		if !done {
+			hi = live[len(live)-1].path
+		}
+		reg := rangeRegion{lo: lo, hi: hi}
+		m := make(overlay, len(live))
+		for _, st := range live {
+			m.put(st)
+		}
+		for i := len(newer) - 1; i >= 0; i-- {
+			m.undo(newer[i], reg)
+		}
+		states := make([]*nodeState, 0, len(m))
+		for _, st := range m {
+			if st != nil {
+				states = append(states, st)
+			}
+		}
+		slices.SortFunc(states, func(a, b *nodeState) int { return cmpPath(a.path, b.path) })
+		buf = buf[:0]
+		for _, st := range states {
+			_, name := splitPath(st.path)
+			if st.path == "/" {
+				name = ""
+			}
+			buf = appendSnapNode(buf, depth(st.path), name, st)
+		}
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		lo = hi
+	}
+
+	// History.
+	buf = append(buf[:0], 0)
+	start := n + 1
+	if len(hist) > 0 {
+		start = hist[0].ev.Index
+	}
+	buf = binary.AppendUvarint(buf, start)
+	buf = binary.AppendUvarint(buf, uint64(len(hist)))
+	for _, r := range hist {
+		buf = appendRecord(buf, r)
+		if len(buf) > 64<<10 {
+			if _, err := bw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, snapTrailer...)
+	if _, err := bw.Write(buf); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// rangeRegion is the paths p with lo < p <= hi in tree order ("" for lo is
+// before everything, "" for hi after everything).
+type rangeRegion struct{ lo, hi string }
+
+func (r rangeRegion) has(p string) bool {
+	return (r.lo == "" || cmpPath(p, r.lo) > 0) && (r.hi == "" || cmpPath(p, r.hi) <= 0)
+}
+
+func (r rangeRegion) enter(d string) bool {
+	if r.hi != "" && cmpPath(d, r.hi) >= 0 {
+		return false
+	}
+	// The subtree of d directly follows d; it lies wholly before lo when
+	// lo comes after d without being inside it.
+	return r.lo == "" || cmpPath(r.lo, d) <= 0 || isUnder(r.lo, d)
+}
+
+// collectAfter copies up to limit live node states that follow lo in tree
+// order ("" = from the root). done reports that the walk reached the end.
+// Caller holds mu.
+func (s *Store) collectAfter(lo string, limit int) (out []nodeState, done bool) {
+	emit := func(st nodeState) bool {
+		out = append(out, st)
+		return len(out) < limit
+	}
+	var dfs func(p string, n *node) bool
+	visit := func(p string, c *node) bool {
+		cp := joinPath(p, c.name)
+		if !emit(c.state(cp)) {
+			return false
+		}
+		return !c.isDir() || dfs(cp, c)
+	}
+	dfs = func(p string, n *node) bool {
+		return n.kids.each(func(c *node) bool { return visit(p, c) })
+	}
+	if lo == "" {
+		if !emit(s.root.state("/")) {
+			return out, false
+		}
+		return out, dfs("/", s.root)
+	}
+	type frame struct {
+		p    string
+		n    *node
+		next string
+	}
+	var frames []frame
+	n, cur := s.root, "/"
+	for i := 1; n != nil && i <= len(lo); {
+		j := i
+		for j < len(lo) && lo[j] != '/' {
+			j++
+		}
+		if !n.isDir() {
+			n = nil
+			break
+		}
+		seg := lo[i:j]
+		frames = append(frames, frame{cur, n, seg})
+		n = n.kids.get(seg)
+		cur = lo[:j]
+		i = j + 1
+	}
+	if n != nil && cur == lo && n.isDir() && !dfs(lo, n) {
+		return out, false
+	}
+	for i := len(frames) - 1; i >= 0; i-- {
+		f := frames[i]
+		ok := f.n.kids.eachFrom(f.next, func(c *node) bool {
+			return c.name == f.next || visit(f.p, c)
+		})
+		if !ok {
+			return out, false
+		}
+	}
+	return out, true
+}
+
+func appendSnapNode(buf []byte, d int, name string, st *nodeState) []byte {
+	buf = append(buf, 1)
+	buf = binary.AppendUvarint(buf, uint64(d))
+	buf = appendString(buf, name)
+	var flags byte
+	if st.dir {
+		flags = 1
+	}
+	buf = append(buf, flags)
+	buf = binary.AppendUvarint(buf, st.created)
+	buf = binary.AppendUvarint(buf, st.modified)
+	buf = binary.AppendVarint(buf, st.expire)
+	if !st.dir {
+		buf = appendString(buf, st.value)
+	}
+	return buf
+}
+
+func appendExtern(buf []byte, n *Node) []byte {
+	buf = appendString(buf, n.Key)
+	var flags byte
+	if n.Dir {
+		flags |= 1
+	}
+	if n.Value != nil {
+		flags |= 2
+	}
+	buf = append(buf, flags)
+	if n.Value != nil {
+		buf = appendString(buf, *n.Value)
+	}
+	buf = binary.AppendVarint(buf, n.Expiration)
+	buf = binary.AppendVarint(buf, n.TTL)
+	buf = binary.AppendUvarint(buf, n.ModifiedIndex)
+	return binary.AppendUvarint(buf, n.CreatedIndex)
+}
+
+func appendRecord(buf []byte, r *record) []byte {
+	ev := r.ev
+	buf = appendString(buf, ev.Action)
+	var flags byte
+	if ev.Refresh {
+		flags |= 1
+	}
+	if ev.PrevNode != nil {
+		flags |= 2
+	}
+	if r.removed != nil {
+		flags |= 4
+	}
+	buf = append(buf, flags)
+	buf = appendExtern(buf, ev.Node)
+	if ev.PrevNode != nil {
+		buf = appendExtern(buf, ev.PrevNode)
+	}
+	buf = binary.AppendUvarint(buf, uint64(r.created))
+	if r.removed != nil {
+		var walk func(p string, n *node, d int)
+		walk = func(p string, n *node, d int) {
+			n.kids.each(func(c *node) bool {
+				cp := joinPath(p, c.name)
+				st := c.state(cp)
+				buf = appendSnapNode(buf, d, c.name, &st)
+				if c.isDir() {
+					walk(cp, c, d+1)
+				}
+				return true
+			})
+		}
+		walk(ev.Node.Key, r.removed, 1)
+		buf = append(buf, 0)
+	}
+	return buf
+}
+
+// snapReader decodes a snapshot stream; the first error sticks.
+type snapReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (d *snapReader) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: snapshot: %s", ErrDecode, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *snapReader) ioErr(err error) {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	d.fail("%v", err)
+}
+
+func (d *snapReader) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	b, err := d.r.ReadByte()
+	if err != nil {
+		d.ioErr(err)
+	}
+	return b
+}
+
+func (d *snapReader) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		d.ioErr(err)
+	}
+	return v
+}
+
+func (d *snapReader) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(d.r)
+	if err != nil {
+		d.ioErr(err)
+	}
+	return v
+}
+
+func (d *snapReader) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > maxSnapString {
+		d.fail("string of %d bytes", n)
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.ioErr(err)
+		return ""
+	}
+	return string(b)
+}
+
+func (d *snapReader) literal(want string) {
+	for i := 0; i < len(want) && d.err == nil; i++ {
+		if b := d.byte(); d.err == nil && b != want[i] {
+			d.fail("bad magic")
+		}
+	}
+}
+
+// nodes reads tag-1 node records until tag 0 into the children of top
+// (at depth base-1), keeping tree order. schedule is called for each node.
+func (d *snapReader) nodes(top *node, topPath string, base int, visit func(p string, n *node)) {
+	type frame struct {
+		p string
+		n *node
+	}
+	stack := []frame{{topPath, top}}
+	for d.err == nil {
+		tag := d.byte()
+		if tag == 0 || d.err != nil {
+			return
+		}
+		if tag != 1 {
+			d.fail("bad node tag %d", tag)
+			return
+		}
+		dep := d.uvarint()
+		name := d.string()
+		flags := d.byte()
+		n := &node{name: name}
+		n.created = d.uvarint()
+		n.modified = d.uvarint()
+		n.expire = d.varint()
+		if flags&^1 != 0 {
+			d.fail("bad node flags %#x", flags)
+		}
+		if flags&1 != 0 {
+			n.kids = newDirKids()
+		} else {
+			n.value = d.string()
+		}
+		if d.err != nil {
+			return
+		}
+		rel := int(dep) - base + 1 // 1 = child of top
+		if dep < uint64(base) || rel > len(stack) {
+			d.fail("node %q at depth %d out of place", name, dep)
+			return
+		}
+		stack = stack[:rel]
+		parent := stack[rel-1]
+		if !parent.n.isDir() {
+			d.fail("node %q below a file", name)
+			return
+		}
+		if name == "" || indexByte(name, '/') {
+			d.fail("bad node name %q", name)
+			return
+		}
+		if ci := len(parent.n.kids.chunks); ci > 0 {
+			c := parent.n.kids.chunks[ci-1]
+			if c[len(c)-1].name >= name {
+				d.fail("node %q out of order", name)
+				return
+			}
+		}
+		parent.n.kids.insert(n)
+		p := joinPath(parent.p, name)
+		if visit != nil {
+			visit(p, n)
+		}
+		stack = append(stack, frame{p, n})
+	}
+}
+
+func indexByte(s string, b byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *snapReader) extern() *Node {
+	n := &Node{Key: d.string()}
+	flags := d.byte()
+	if flags&^3 != 0 {
+		d.fail("bad event node flags %#x", flags)
+	}
+	n.Dir = flags&1 != 0
+	if flags&2 != 0 {
+		v := d.string()
+		n.Value = &v
+	}
+	n.Expiration = d.varint()
+	n.TTL = d.varint()
+	n.ModifiedIndex = d.uvarint()
+	n.CreatedIndex = d.uvarint()
+	if d.err == nil && (n.Key == "" || n.Key != cleanPath(n.Key)) {
+		d.fail("bad event key %q", n.Key)
+	}
+	return n
+}
+
+// Restore replaces the whole store with a stream written by Save. On error
+// the store is unchanged. Every watcher is ended with ErrStoreReset (its
+// events may no longer follow); a Save running concurrently fails with
+// ErrStoreReset. Errors from the stream wrap ErrDecode.
+func (s *Store) Restore(r io.Reader) error {
+	d := &snapReader{r: bufio.NewReaderSize(r, 64<<10)}
+	d.literal(snapMagic)
+	if v := d.byte(); d.err == nil && v != snapVersion {
+		d.fail("unknown version %d", v)
+	}
+	index := d.uvarint()
+	var ctr []uint64
+	for range s.stats.replicated() {
+		ctr = append(ctr, d.uvarint())
+	}
+	// The root record comes first, at depth 0.
+	if tag := d.byte(); d.err == nil && tag != 1 {
+		d.fail("missing root")
+	}
+	if dep, name := d.uvarint(), d.string(); d.err == nil && (dep != 0 || name != "") {
+		d.fail("bad root record")
+	}
+	root := &node{}
+	flags := d.byte()
+	root.created, root.modified, root.expire = d.uvarint(), d.uvarint(), d.varint()
+	if d.err == nil && flags != 1 {
+		d.fail("root is not a directory")
+	}
+	root.kids = newDirKids()
+	var ttl ttlHeap
+	d.nodes(root, "/", 1, func(p string, n *node) {
+		if n.expire != 0 {
+			ttl = append(ttl, ttlEntry{expire: n.expire, path: p, n: n})
+		}
+	})
+	hist := history{maxEvents: s.cfg.HistoryEvents, maxBytes: s.cfg.HistoryBytes}
+	hist.first = d.uvarint()
+	count := d.uvarint()
+	if d.err == nil && (count > index || (count > 0 && hist.first+count-1 != index) || (count == 0 && hist.first != index+1)) {
+		d.fail("history [%d, +%d) does not end at index %d", hist.first, count, index)
+	}
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		rec := &record{ev: &Event{Action: d.string(), Index: hist.first + i}}
+		flags := d.byte()
+		if flags&^7 != 0 {
+			d.fail("bad record flags %#x", flags)
+		}
+		rec.ev.Refresh = flags&1 != 0
+		rec.ev.Node = d.extern()
+		if flags&2 != 0 {
+			rec.ev.PrevNode = d.extern()
+		}
+		created := d.uvarint()
+		if d.err == nil && created > uint64(depth(rec.ev.Node.Key)) {
+			d.fail("record creates %d directories above %q", created, rec.ev.Node.Key)
+		}
+		rec.created = int(created)
+		if flags&4 != 0 {
+			k := rec.ev.Node.Key
+			_, name := splitPath(k)
+			rec.removed = &node{name: name, kids: newDirKids()}
+			d.nodes(rec.removed, k, 1, nil)
+		}
+		if d.err != nil {
+			break
+		}
+		rec.size = recordSize(rec)
+		hist.recs = append(hist.recs, rec)
+		hist.bytes += rec.size
+	}
+	d.literal(snapTrailer)
+	if d.err == nil {
+		if _, err := d.r.ReadByte(); err != io.EOF {
+			d.fail("trailing bytes")
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	heap.Init(&ttl)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	hist.pins = s.hist.pins
+	s.root = root
+	s.index = index
+	s.ttl = ttl
+	s.ttlValid = len(ttl)
+	s.hist = hist
+	s.gen++
+	for i, c := range s.stats.replicated() {
+		c.Store(ctr[i])
+	}
+	s.hub.index = index
+	s.hub.resetWatchers(ErrStoreReset)
+	return nil
+}
