@@ -1,2 +1,142 @@
-// Package raft is cairn's Raft consensus core (work in progress).
+// Package raft is cairn's Raft consensus core: a deterministic state machine
+// that implements leader election (with PreVote and CheckQuorum), log
+// replication with batching, pipelining and flow control, snapshots,
+// linearizable ReadIndex reads, single-server membership changes (voters and
+// learners) and leadership transfer. It follows the Raft paper (Ongaro &
+// Ousterhout 2014) and Ongaro's thesis; its interface is modeled on
+// etcd-io/raft's RawNode.
+//
+// # What raft does not do
+//
+// raft performs no I/O, starts no goroutines, reads no clock and uses no
+// global randomness: it imports neither net, os nor time. Its inputs are
+// RawNode.Step (messages from peers), RawNode.Tick (a logical clock) and the
+// Propose/ReadIndex/... calls; its output is Ready. Randomness (the election
+// timeout, uniform in [ElectionTick, 2*ElectionTick)) comes only from
+// Config.Rand. Persisting the log (the wal package), sending messages (the
+// peer transport) and applying entries (the kv store) are the application's
+// job.
+//
+// # Usage
+//
+//	storage := raft.NewMemoryStorage() // or one loaded from the WAL
+//	rn, err := raft.NewRawNode(&raft.Config{
+//		ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: storage,
+//		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
+//		CheckQuorum: true, PreVote: true, Rand: rand.New(src),
+//	})
+//	if fresh { err = rn.Bootstrap([]uint64{id1, id2, id3}) }
+//
+// Member IDs are random non-zero numbers (NewMemberID), never derived from
+// names or addresses, which may be reused by a different member later.
+//
+// Then one goroutine runs the loop: call Tick at a fixed interval, Step for
+// each message received, Propose/ProposeConfChange/ReadIndex/TransferLeader
+// on request, and whenever HasReady reports true, handle a Ready.
+//
+// # The Ready loop contract
+//
+// For each Ready rd, in this order:
+//
+//  1. Take rd := rn.Ready(). Do not call Ready again before Advance.
+//  2. Send rd.Messages. They may leave right away, in parallel with step 3:
+//     they acknowledge nothing that is not yet durable (the leader's MsgApp,
+//     heartbeats, vote requests, forwarded proposals, read-index traffic).
+//     A leader may thus write its own log in parallel with its followers
+//     (Raft thesis §10.2.1).
+//  3. Persist: if rd.Snapshot is not empty, install it; append rd.Entries
+//     (replacing any conflicting suffix); save rd.HardState if not empty. If
+//     rd.MustSync, fsync once, after all three.
+//  4. Send rd.MessagesAfterPersist, only now. They acknowledge durable state:
+//     MsgAppResp (entries or a snapshot are stored), MsgVoteResp and
+//     MsgPreVoteResp (the vote is recorded). Sending them earlier lets a
+//     crash lose an acknowledged entry or a vote, which breaks safety
+//     (Raft thesis §3.8).
+//  5. Apply rd.CommittedEntries in order. They are already durable on this
+//     member. For an EntryConfChange entry, decode it with
+//     UnmarshalConfChange and call rn.ApplyConfChange (a leader removed by
+//     the change steps down there). Serve rd.ReadStates once the applied
+//     index reaches their Index.
+//  6. Call rn.Advance(rd).
+//
+// A member's own vote and a leader's own acknowledgement of its entries are
+// counted only at Advance, that is, once they are durable: a leader counts
+// itself towards a commit quorum only for entries it has persisted.
+//
+// A member that restarts rebuilds its state from Storage (HardState,
+// ConfState, the log) and Config.Applied. The ConfState must be the
+// membership as of Config.Applied: either restart with Applied at the
+// snapshot index (MemoryStorage's ConfState is the snapshot's, and the
+// committed entries after it are handed out and applied again), or persist
+// the membership together with the applied index.
+//
+// # Features and caveats
+//
+//   - Election: randomized timeouts; with PreVote a member first checks that
+//     it could win, without raising its term, so a member rejoining from a
+//     partition does not disrupt a healthy leader. With CheckQuorum a leader
+//     that has not heard from a quorum within an election timeout steps down,
+//     and a follower that heard from a leader within the election timeout
+//     ignores vote requests (leader stickiness).
+//   - Replication: MsgApps carry up to MaxSizePerMsg bytes of entry data. A
+//     follower's progress is Probe (one MsgApp per heartbeat until the match
+//     point is found), Replicate (pipelined, bounded by MaxInflightMsgs and
+//     MaxInflightBytes) or Snapshot (waiting for ReportSnapshot or a
+//     response). Rejections carry a hint (index and term of the follower's
+//     last entry not above the probe's term) so the leader skips a whole
+//     conflicting term at once. Entries are committed only by counting
+//     replicas of an entry of the leader's current term (Raft §5.4.2); a new
+//     leader appends an empty entry.
+//   - Proposals: refused with ErrProposalDropped when there is no leader,
+//     forwarding is disabled (DisableProposalForwarding), the uncommitted
+//     log exceeds MaxUncommittedEntriesSize, or a conf change is pending;
+//     refused with ErrTransferInProgress during a leadership transfer.
+//     Otherwise followers forward them to the leader. An accepted proposal
+//     may still be lost in a leader change: callers match applied entries to
+//     their requests and time out.
+//   - ReadIndex: ReadOnlySafe (default) confirms leadership with a heartbeat
+//     round carrying the request context; a new leader defers reads until it
+//     has committed an entry of its term. Followers forward reads to the
+//     leader. ReadOnlyLeaseBased skips the heartbeat round; Validate refuses
+//     it without CheckQuorum, and it is only correct while the members' tick
+//     rates do not drift apart (a bounded clock drift assumption).
+//   - Snapshots: the application snapshots its state with
+//     MemoryStorage.CreateSnapshot and drops old entries with
+//     MemoryStorage.Compact. Keeping some entries after the snapshot (etcd
+//     keeps 5000) lets slow followers catch up from the log; a follower that
+//     needs compacted entries gets a MsgSnap and sees it as Ready.Snapshot.
+//     The transport reports the outcome with ReportSnapshot.
+//   - Membership: one change at a time (single-server changes, Raft thesis
+//     §4.1): a change takes effect when applied, and the leader refuses a new
+//     one while one is proposed but not applied. AddVoter adds a voter or
+//     promotes a learner; AddLearner adds a non-voting member that receives
+//     the log, never campaigns and is not counted in quorums; Remove removes
+//     either (the leader may remove itself and steps down once the change
+//     is applied). Demoting a voter to learner is not supported. A member
+//     does not campaign while committed conf changes are not yet applied.
+//   - Leadership transfer: the leader catches the target up, then sends
+//     MsgTimeoutNow so it campaigns at once (skipping PreVote and the
+//     followers' leader stickiness). The transfer is abandoned after an
+//     election timeout.
+//   - Messages from the network are validated (Message.valid) before they
+//     reach the state machine, so a buggy peer gets ErrInvalidMessage
+//     instead of crashing the member. Storage errors other than
+//     ErrCompacted/ErrUnavailable are fatal (Logger.Panicf).
+//
+// # Concurrency
+//
+// RawNode is not safe for concurrent use: one goroutine owns it and makes
+// every call. MemoryStorage is safe for concurrent use (the application may
+// append to it while raft reads). Slices in a Ready (entries, message
+// entries) alias raft's memory: read them, do not modify them, and do not
+// keep them past Advance without copying.
+//
+// # API notes for other packages
+//
+// Beyond the agreed API this package adds: ErrInvalidConfig (wrapped by
+// Validate), ErrInvalidMessage, ErrBootstrap, Status.Config and the Progress
+// type (Status.Progress reports a copy of the leader's view of each member),
+// ProgressState, NewMemberID, and the Describe* helpers used by tests and
+// logs. Ready must be followed by Advance before the next Ready (a second
+// Ready panics).
 package raft

@@ -94,6 +94,21 @@ type Network struct {
 	OnReady func(id uint64, rd *raft.Ready)
 	// OnApply, if set, is called for every committed entry a member applies.
 	OnApply func(id uint64, e raft.Entry)
+	// SnapshotOnAdd makes a member whose log is compacted take a fresh
+	// snapshot right after applying a conf change that adds a member, so
+	// that the snapshot a leader sends to the newcomer lists it. Without it
+	// a member added after the leader's last snapshot may never catch up:
+	// raft ignores a snapshot whose ConfState does not include the
+	// recipient (see TestFindingNewMemberStaleSnapshot).
+	SnapshotOnAdd bool
+	// ReportLoss makes the network tell a sender about every lost MsgApp
+	// (ReportUnreachable), as a transport that notices a broken stream
+	// would. Without it only cut links and crashed recipients are reported,
+	// and the core must recover from silent loss by itself.
+	ReportLoss bool
+
+	reports  []report // transport feedback waiting for its sender's Ready to end
+	flushing bool
 
 	check   checker
 	stats   Stats
@@ -530,6 +545,11 @@ func (nw *Network) process(m *Member) {
 		rd := m.node.Ready()
 		nw.handleReady(m, rd)
 	}
+	if !nw.flushing {
+		nw.flushing = true
+		nw.flushReports()
+		nw.flushing = false
+	}
 }
 
 // handleReady is the reference Ready loop (see doc.go), instrumented with
@@ -642,6 +662,14 @@ func (nw *Network) apply(m *Member, e raft.Entry) {
 	if cs := m.node.ApplyConfChange(cc); cs != nil {
 		m.conf = cloneConf(*cs)
 	}
+	if nw.SnapshotOnAdd && cc.Type != raft.ConfChangeRemove {
+		if snap, err := m.Storage.Snapshot(); err == nil && !snap.IsEmpty() && snap.Meta.Index < m.applied {
+			conf := cloneConf(m.conf)
+			if _, err := m.Storage.CreateSnapshot(m.applied, &conf, encodeDigest(m.digest)); err != nil {
+				nw.check.failf("member %d: snapshot at %d: %v", m.ID, m.applied, err)
+			}
+		}
+	}
 	if cc.Type == raft.ConfChangeRemove {
 		// Like a real daemon, a member whose removal is committed is shut
 		// down for good and its traffic is ignored.
@@ -663,7 +691,7 @@ func (nw *Network) send(m *Member, msg raft.Message) {
 		return
 	}
 	if nw.lost(msg) {
-		nw.drop(msg, nw.unreachable(msg))
+		nw.drop(msg, nw.ReportLoss || nw.unreachable(msg))
 		return
 	}
 	nw.enqueue(msg)
@@ -719,20 +747,41 @@ func (nw *Network) enqueue(msg raft.Message) {
 	nw.queue = append(nw.queue, envelope{m: msg, at: at, seq: nw.seq})
 }
 
-// drop accounts for a lost message and tells the sender what a real
-// transport would: a snapshot that did not arrive failed, and a peer behind
-// a cut link is unreachable.
+// drop accounts for a lost message and queues what a real transport would
+// tell the sender: a snapshot that did not arrive failed, and a peer behind
+// a cut link is unreachable. Reports are handed over after the sender's
+// current Ready is done (flushReports), never in the middle of it.
 func (nw *Network) drop(msg raft.Message, unreachable bool) {
 	nw.stats.Dropped++
-	from := nw.members[msg.From]
-	if from == nil || from.node == nil {
-		return
+	switch {
+	case msg.Type == raft.MsgSnap:
+		nw.reports = append(nw.reports, report{from: msg.From, to: msg.To, snap: true, status: raft.SnapshotFailure})
+	case unreachable && msg.Type == raft.MsgApp:
+		nw.reports = append(nw.reports, report{from: msg.From, to: msg.To})
 	}
-	if msg.Type == raft.MsgSnap {
-		from.node.ReportSnapshot(msg.To, raft.SnapshotFailure)
-	}
-	if unreachable && msg.Type == raft.MsgApp {
-		from.node.ReportUnreachable(msg.To)
+}
+
+// report is a transport's feedback to a sender.
+type report struct {
+	from, to uint64
+	snap     bool // ReportSnapshot(status), else ReportUnreachable
+	status   raft.SnapshotStatus
+}
+
+func (nw *Network) flushReports() {
+	for len(nw.reports) > 0 {
+		r := nw.reports[0]
+		nw.reports = nw.reports[1:]
+		from := nw.members[r.from]
+		if from == nil || from.node == nil {
+			continue
+		}
+		if r.snap {
+			from.node.ReportSnapshot(r.to, r.status)
+		} else {
+			from.node.ReportUnreachable(r.to)
+		}
+		nw.process(from)
 	}
 }
 
@@ -780,12 +829,10 @@ func (nw *Network) deliverOne() bool {
 		nw.check.failf("member %d: Step(%v from %d): %v", msg.To, msg.Type, msg.From, err)
 	}
 	if msg.Type == raft.MsgSnap {
-		if from := nw.members[msg.From]; from != nil && from.node != nil {
-			from.node.ReportSnapshot(msg.To, raft.SnapshotFinish)
-			nw.process(from)
-		}
+		nw.reports = append(nw.reports, report{from: msg.From, to: msg.To, snap: true, status: raft.SnapshotFinish})
 	}
 	nw.process(to)
+	nw.flushReports()
 	return true
 }
 

@@ -187,9 +187,10 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 		seed, size, cfg.PreVote, cfg.CheckQuorum, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize)
 
 	nw := New(seed, cfg)
+	nw.SnapshotOnAdd = true
 	if logf != nil {
 		nw.MsgHook = func(m raft.Message) bool {
-			if m.Type == raft.MsgSnap || (m.To >= 4 && m.Type != raft.MsgHeartbeat) || (m.From >= 4 && m.Type != raft.MsgHeartbeatResp) {
+			if m.Type != raft.MsgHeartbeat && m.Type != raft.MsgHeartbeatResp {
 				logf("t=%d msg %v %d->%d term=%d idx=%d lt=%d n=%d commit=%d rej=%v hint=%d", nw.Now(), m.Type, m.From, m.To, m.Term, m.Index, m.LogTerm, len(m.Entries), m.Commit, m.Reject, m.RejectHint)
 			}
 			return true
