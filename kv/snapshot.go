@@ -36,9 +36,11 @@ const (
 	snapVersion = 1
 	// maxSnapString bounds any one string in a snapshot.
 	maxSnapString = 64 << 20
-	// saveChunk is how many live nodes Save copies per read-lock hold.
-	saveChunk = 4096
 )
+
+// saveChunk is how many live nodes Save copies per read-lock hold (a
+// variable so tests can force many small chunks).
+var saveChunk = 4096
 
 // Save writes the whole store (nodes, TTLs, history, index and replicated
 // counters) as it was at the moment Save was called. It holds the store
@@ -128,6 +130,9 @@ func (s *Store) Save(w io.Writer) error {
 			break
 		}
 		lo = hi
+		if s.afterSaveChunk != nil {
+			s.afterSaveChunk()
+		}
 	}
 
 	// History.
@@ -538,8 +543,12 @@ func (s *Store) Restore(r io.Reader) error {
 			d.fail("record creates %d directories above %q", created, rec.ev.Node.Key)
 		}
 		rec.created = int(created)
-		if flags&4 != 0 {
+		if flags&4 != 0 && d.err == nil {
 			k := rec.ev.Node.Key
+			if k == "/" {
+				d.fail("record removes the root")
+				break
+			}
 			_, name := splitPath(k)
 			rec.removed = &node{name: name, kids: newDirKids()}
 			d.nodes(rec.removed, k, 1, nil)

@@ -82,6 +82,10 @@ type Store struct {
 	gen uint64
 
 	stats counters
+
+	// afterSaveChunk, if set, runs between Save's chunks with no lock
+	// held: a test seam for applying while a snapshot is written.
+	afterSaveChunk func()
 }
 
 // ErrInvalidConfig is returned by New for a bad Config.

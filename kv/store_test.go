@@ -316,13 +316,13 @@ func TestExpire(t *testing.T) {
 	if _, ok := s.NextExpiry(); ok {
 		t.Fatal("NextExpiry on an empty store")
 	}
-	mustApply(t, s, Request{Op: OpPut, Path: "/b", Value: "b", HasTTL: true, TTL: 2}) // 1
-	mustApply(t, s, Request{Op: OpPut, Path: "/a", Value: "a", HasTTL: true, TTL: 2}) // 2
-	mustApply(t, s, Request{Op: OpPut, Path: "/d", Dir: true, HasTTL: true, TTL: 1})  // 3
-	mustApply(t, s, put("/d/x", "x"))                                                 // 4
-	mustApply(t, s, Request{Op: OpPut, Path: "/p", Value: "p", HasTTL: true, TTL: 1}) // 5
+	mustApply(t, s, Request{Op: OpPut, Path: "/b", Value: "b", HasTTL: true, TTL: 2})     // 1
+	mustApply(t, s, Request{Op: OpPut, Path: "/a", Value: "a", HasTTL: true, TTL: 2})     // 2
+	mustApply(t, s, Request{Op: OpPut, Path: "/d", Dir: true, HasTTL: true, TTL: 1})      // 3
+	mustApply(t, s, put("/d/x", "x"))                                                     // 4
+	mustApply(t, s, Request{Op: OpPut, Path: "/p", Value: "p", HasTTL: true, TTL: 1})     // 5
 	mustApply(t, s, Request{Op: OpPut, Path: "/p", Value: "p", PrevExist: PrevExistTrue}) // 6: permanent again
-	mustApply(t, s, Request{Op: OpPut, Path: "/z", Value: "z", HasTTL: true, TTL: 0})  // 7: due at once
+	mustApply(t, s, Request{Op: OpPut, Path: "/z", Value: "z", HasTTL: true, TTL: 0})     // 7: due at once
 	if got, ok := s.NextExpiry(); !ok || got != t0 {
 		t.Fatalf("NextExpiry = %d %v, want t0", got-t0, ok)
 	}
