@@ -21,29 +21,40 @@ import (
 // that reports the loss (ReportUnreachable) hides the problem; silent loss
 // is part of Raft's fault model.
 func TestFindingLostAppendWithFullWindow(t *testing.T) {
-	for _, inflight := range []int{1, 4} {
-		t.Run(fmt.Sprintf("MaxInflightMsgs=%d", inflight), func(t *testing.T) {
-			nw := newNet(t, 1, 3, func(c *raft.Config) { c.MaxInflightMsgs = inflight })
+	tests := []struct {
+		inflight int
+		lose     raft.MessageType // the first `inflight` of these to/from 3 are lost
+	}{
+		{1, raft.MsgApp},
+		{4, raft.MsgApp},
+		{1, raft.MsgAppResp},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("MaxInflightMsgs=%d/lose=%v", tt.inflight, tt.lose), func(t *testing.T) {
+			nw := newNet(t, 1, 3, func(c *raft.Config) { c.MaxInflightMsgs = tt.inflight })
 			elect(t, nw, 1)
 			nw.Ticks(2) // 3 is in ProgressReplicate
 			dropped := 0
 			nw.Faults.Drop = func(m raft.Message) bool {
-				if m.Type == raft.MsgApp && m.To == 3 && len(m.Entries) > 0 && dropped < inflight {
+				hit := (tt.lose == raft.MsgApp && m.Type == raft.MsgApp && m.To == 3 && len(m.Entries) > 0) ||
+					(tt.lose == raft.MsgAppResp && m.Type == raft.MsgAppResp && m.From == 3)
+				if hit && dropped < tt.inflight {
 					dropped++
 					return true
 				}
 				return false
 			}
-			for i := range inflight {
+			for i := range tt.inflight {
 				propose(t, nw, 1, fmt.Sprintf("lost-%d", i))
 			}
 			nw.Settle()
 			nw.Faults = Faults{}
 			nw.Ticks(100) // 100 heartbeat intervals, 10 election timeouts
 			noErr(t, nw)
-			if got, want := lastIndex(nw, 3), lastIndex(nw, 1); got != want {
-				pr := nw.Node(1).Status().Progress[3]
-				t.Fatalf("member 3 stuck at %d, leader at %d, after 100 heartbeats; leader's progress for 3: %+v", got, want, pr)
+			pr := nw.Node(1).Status().Progress[3]
+			if want := lastIndex(nw, 1); pr.Match != want || lastIndex(nw, 3) != want {
+				t.Fatalf("after 100 heartbeats member 3 holds up to %d, the leader's progress says match %d, leader at %d: %+v",
+					lastIndex(nw, 3), pr.Match, want, pr)
 			}
 		})
 	}
@@ -71,6 +82,7 @@ func TestFindingNewMemberStaleSnapshot(t *testing.T) {
 				propose(t, nw, 1, fmt.Sprintf("e%d", i))
 			}
 			nw.Settle()
+			nw.Latency = func(raft.Message) uint64 { return 1 } // the resend loop would spin within one tick
 			if err := nw.Compact(1, 0); err != nil {
 				t.Fatal(err)
 			}

@@ -101,10 +101,11 @@ type Network struct {
 	// raft ignores a snapshot whose ConfState does not include the
 	// recipient (see TestFindingNewMemberStaleSnapshot).
 	SnapshotOnAdd bool
-	// ReportLoss makes the network tell a sender about every lost MsgApp
-	// (ReportUnreachable), as a transport that notices a broken stream
-	// would. Without it only cut links and crashed recipients are reported,
-	// and the core must recover from silent loss by itself.
+	// ReportLoss makes the network report every lost MsgApp or MsgAppResp
+	// and every crash to the leader's end (ReportUnreachable), as a
+	// transport that notices a broken stream would. Without it only MsgApps
+	// lost on cut links or to crashed members are reported, and the core
+	// must recover from silent loss by itself.
 	ReportLoss bool
 
 	reports  []report // transport feedback waiting for its sender's Ready to end
@@ -181,7 +182,7 @@ func New(seed uint64, template raft.Config) *Network {
 		cut:      map[link]bool{},
 		linkDrop: map[link]float64{},
 		check:    newChecker(),
-		maxStep:  1 << 20,
+		maxStep:  1 << 17,
 	}
 }
 
@@ -293,6 +294,13 @@ func (nw *Network) Crash(id uint64) error {
 	if m.node != nil {
 		m.node = nil
 		nw.stats.Crashes++
+		if nw.ReportLoss {
+			for _, o := range nw.ids {
+				if o != id {
+					nw.reports = append(nw.reports, report{from: o, to: id})
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -312,13 +320,15 @@ func (nw *Network) CrashDuringNextReady(id uint64, p CrashPoint) error {
 	return nil
 }
 
-// Restart starts a crashed member again from its storage. Restarting a
-// running or removed member does nothing.
+// Restart starts a crashed member again from its storage. On a running
+// member it only cancels a pending CrashDuringNextReady; on a removed member
+// it does nothing.
 func (nw *Network) Restart(id uint64) error {
 	m := nw.members[id]
 	if m == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownMember, id)
 	}
+	m.crashAt = 0
 	if m.node != nil || m.removed {
 		return nil
 	}
@@ -422,7 +432,9 @@ func (nw *Network) Settle() {
 	}
 	for steps := 0; nw.deliverOne(); steps++ {
 		if steps > nw.maxStep {
-			panic(fmt.Sprintf("rafttest: no quiescence after %d deliveries at tick %d", steps, nw.now))
+			// With zero latency a message ping-pong never lets time pass.
+			nw.check.failf("livelock: %d deliveries without quiescence at tick %d", steps, nw.now)
+			return
 		}
 	}
 }
@@ -758,6 +770,9 @@ func (nw *Network) drop(msg raft.Message, unreachable bool) {
 		nw.reports = append(nw.reports, report{from: msg.From, to: msg.To, snap: true, status: raft.SnapshotFailure})
 	case unreachable && msg.Type == raft.MsgApp:
 		nw.reports = append(nw.reports, report{from: msg.From, to: msg.To})
+	case unreachable && msg.Type == raft.MsgAppResp && nw.ReportLoss:
+		// The leader's end of the broken stream notices too.
+		nw.reports = append(nw.reports, report{from: msg.To, to: msg.From})
 	}
 }
 

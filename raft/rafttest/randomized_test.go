@@ -17,8 +17,12 @@ import (
 
 var (
 	flagSeed  = flag.String("seed", "", "TestRandomizedSafety: replay only this seed, with a trace")
-	flagSeeds = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 3000, or 200 with -short)")
+	flagSeeds = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 10000, or 300 with -short)")
 	flagFirst = flag.Uint64("firstseed", 1, "TestRandomizedSafety: first seed of the run")
+	// Until finding 1 (findings_test.go) is fixed in the core, silent loss
+	// of a MsgApp can stall a follower forever, so by default the network
+	// reports lost MsgApps to their sender; -strict turns that off.
+	flagStrict = flag.Bool("strict", false, "TestRandomizedSafety: do not report lost messages to senders")
 )
 
 // TestRandomizedSafety runs thousands of seeded chaos scenarios and checks
@@ -65,9 +69,9 @@ func TestRandomizedSafety(t *testing.T) {
 		t.Logf("seed %d: %+v", seed, res)
 		return
 	}
-	seeds, budget := 3000, 150*time.Second
+	seeds, budget := 10000, 150*time.Second
 	if testing.Short() {
-		seeds, budget = 200, 15*time.Second
+		seeds, budget = 300, 15*time.Second
 	}
 	if *flagSeeds > 0 {
 		seeds = *flagSeeds
@@ -187,7 +191,8 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 		seed, size, cfg.PreVote, cfg.CheckQuorum, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize)
 
 	nw := New(seed, cfg)
-	nw.SnapshotOnAdd = true
+	nw.SnapshotOnAdd = true // finding 2: the daemon must send fresh snapshots
+	nw.ReportLoss = !*flagStrict
 	if logf != nil {
 		nw.MsgHook = func(m raft.Message) bool {
 			if m.Type != raft.MsgHeartbeat && m.Type != raft.MsgHeartbeatResp {
@@ -448,7 +453,7 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 		lead := nw.Leader()
 		if lead == raft.None {
 			if tick >= leaderBound {
-				return res, fmt.Errorf("liveness: no leader %d ticks after healing", tick)
+				return res, fmt.Errorf("liveness: no leader %d ticks after healing: %s", tick, describe(nw))
 			}
 			continue
 		}
