@@ -157,17 +157,28 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, caus
 	if errors.Is(cause, errChain) {
 		return corruptf(s.name, int64(off), "intact record does not continue the CRC chain")
 	}
-	// Skip the damaged record itself if its header is readable, so that its
-	// own payload (which may hold anything) is not searched.
-	scan := off + 8
-	if size, ok := headerSize(rest); ok {
-		scan = off + size
+	// Search for an intact frame after the damaged one. Inside the extent the
+	// damaged header claims (its payload may hold any bytes, even a copy of
+	// a frame) only a frame chained to the damaged record's stored CRC
+	// counts; that catches a damaged length that hides its successor.
+	claimedEnd := off + 8
+	if size, ok := headerSize(rest); ok && off+size <= len(data) {
+		claimedEnd = off + size
 	}
-	for p := scan; p+frameHeaderSize <= len(data); p += 8 {
+	var storedCRC uint32
+	hasCRC := len(rest) >= 12
+	if hasCRC {
+		storedCRC = binary.LittleEndian.Uint32(rest[8:])
+	}
+	for p := off + 8; p+frameHeaderSize <= len(data); p += 8 {
 		if binary.LittleEndian.Uint64(data[p:]) == 0 {
 			continue
 		}
-		if _, err := parseFrame(data[p:]); err == nil {
+		f, err := parseFrame(data[p:])
+		if err != nil {
+			continue
+		}
+		if p >= claimedEnd || hasCRC && f.prevCRC == storedCRC {
 			return corruptf(s.name, int64(off), "damaged record (%v) followed by an intact record at offset %d", cause, p)
 		}
 	}
