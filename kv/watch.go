@@ -216,7 +216,8 @@ func isDirRemoval(ev *Event) bool {
 }
 
 // matches is the history-scan form of the rules (etcd's EventHistory.scan,
-// with a proper ancestor test instead of a string prefix).
+// with a proper ancestor test instead of a string prefix, and the hidden
+// rule applied as for live events so both agree).
 func matches(ev *Event, p string, recursive bool) bool {
 	if ev.Refresh {
 		return false
@@ -226,7 +227,7 @@ func matches(ev *Event, p string, recursive bool) bool {
 		return true
 	}
 	if recursive && isUnder(key, p) {
-		return true
+		return !isHiddenBelow(p, key)
 	}
 	return isDirRemoval(ev) && isUnder(p, key)
 }
