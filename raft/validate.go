@@ -38,6 +38,9 @@ func (m *Message) valid() error {
 	if m.To == None {
 		return bad("zero recipient")
 	}
+	if m.To == m.From {
+		return bad("message to self")
+	}
 	switch m.Type {
 	case MsgProp, MsgReadIndex:
 		if m.Term != 0 {
