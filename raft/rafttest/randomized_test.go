@@ -245,6 +245,7 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 		return res, err
 	}
 	nextID := uint64(size + 1)
+	removing := map[uint64]bool{}
 	ccID := uint64(0)
 
 	upMembers := func() []uint64 {
@@ -325,6 +326,12 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 			cc.Type, cc.NodeID = raft.ConfChangeRemove, pick(conf.Learners)
 		default:
 			return
+		}
+		if cc.Type != raft.ConfChangeRemove && removing[cc.NodeID] {
+			return // IDs are never reused, not even by a promotion racing a removal
+		}
+		if cc.Type == raft.ConfChangeRemove {
+			removing[cc.NodeID] = true
 		}
 		if cc.NodeID == nextID {
 			nextID++
