@@ -56,6 +56,13 @@ func (in *inflights) freeLE(to uint64) {
 	}
 }
 
+// freeFirstOne frees the oldest MsgApp in flight.
+func (in *inflights) freeFirstOne() {
+	if in.count() > 0 {
+		in.freeLE(in.buf[in.start].index)
+	}
+}
+
 func (in *inflights) full() bool {
 	return in.count() >= in.maxCount || (in.maxBytes != 0 && in.bytes >= in.maxBytes)
 }

@@ -660,6 +660,13 @@ func stepLeader(r *raft, m Message) error {
 	case MsgHeartbeatResp:
 		pr.recentActive = true
 		pr.msgAppProbesPaused = false
+		if pr.state == ProgressReplicate && pr.inflights.full() {
+			// MsgApps or their responses may have been lost silently with
+			// the window full; nothing else would ever drain it. Free the
+			// oldest slot so one more MsgApp goes out: the follower acks it
+			// or rejects it (a gap), and either answer resynchronizes us.
+			pr.inflights.freeFirstOne()
+		}
 		if pr.match < r.raftLog.lastIndex() {
 			r.sendAppend(m.From)
 		}
@@ -1012,9 +1019,16 @@ func (r *raft) restore(s Snapshot) bool {
 		return false
 	}
 	cs := s.Meta.ConfState
-	if validConfState(cs) != nil || !(slices.Contains(cs.Voters, r.id) || slices.Contains(cs.Learners, r.id)) {
-		r.logger.Warningf("raft: %x ignoring snapshot whose configuration does not include it", r.id)
+	if validConfState(cs) != nil {
+		r.logger.Warningf("raft: %x ignoring snapshot with an invalid configuration", r.id)
 		return false
+	}
+	if !slices.Contains(cs.Voters, r.id) && !slices.Contains(cs.Learners, r.id) {
+		// A member added after the snapshot was taken: the current leader
+		// (which has us in its configuration, or it would not send to us)
+		// replicates the entry adding us right after the snapshot. Until
+		// then we are not promotable, so accepting is harmless.
+		r.logger.Infof("raft: %x accepting snapshot at %d whose configuration predates it", r.id, s.Meta.Index)
 	}
 	if r.raftLog.matchTerm(s.Meta.Index, s.Meta.Term) {
 		// We already have the entry: just fast-forward the commit index.
