@@ -141,7 +141,8 @@ func AppendRequest(buf []byte, r *Request) []byte {
 }
 
 // UnmarshalRequest decodes and validates a request encoded by
-// AppendRequest. All of buf must be consumed. Strings are copied, so buf
+// AppendRequest. All of buf must be consumed and varints must be minimal,
+// so every accepted input has exactly one encoding. Strings are copied, so buf
 // may be reused afterwards. Errors wrap ErrDecode or ErrInvalidRequest.
 func UnmarshalRequest(buf []byte) (Request, error) {
 	d := decoder{buf: buf}
@@ -216,7 +217,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.buf[d.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && d.buf[d.off+n-1] == 0) {
 		d.fail("bad uvarint")
 		return 0
 	}
@@ -229,7 +230,7 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.buf[d.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && d.buf[d.off+n-1] == 0) {
 		d.fail("bad varint")
 		return 0
 	}

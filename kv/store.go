@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +170,7 @@ func (s *Store) walkCreate(p string, idx uint64) (d *node, created int, err *Err
 		c := d.kids.get(name)
 		switch {
 		case c == nil:
-			c = &node{name: name, kids: newDirKids(), created: idx, modified: idx}
+			c = &node{name: strings.Clone(name), kids: newDirKids(), created: idx, modified: idx}
 			d.kids.insert(c)
 			created++
 		case !c.isDir():
@@ -312,7 +313,8 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 	if werr != nil {
 		panic("kv: walkCreate failed after checks: " + werr.Error())
 	}
-	n := &node{name: name, created: next, modified: next, expire: exp}
+	// Clone the name so the node does not pin the request's whole path.
+	n := &node{name: strings.Clone(name), created: next, modified: next, expire: exp}
 	if dir {
 		n.kids = newDirKids()
 	} else {
