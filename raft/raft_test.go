@@ -671,3 +671,49 @@ func TestNewMemberID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestLostAppendWithFullWindowRecovers: Raft §5.5 says the leader retries
+// indefinitely. A MsgApp lost while the inflight window is full must not
+// stall the follower: the heartbeat response frees a slot.
+func TestLostAppendWithFullWindowRecovers(t *testing.T) {
+	env := newTestEnv(t, 3, "max-inflight=1")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	env.mustRun("propose 1 a")
+	env.mustRun("process-ready 1")
+	env.mustRun("drop-msgs 3") // the MsgApp to 3 is lost
+	env.mustRun("stabilize")
+	if pr := env.nodes[1].rn.Status().Progress[3]; !pr.Paused {
+		t.Fatalf("progress %+v: expected a full, paused window", pr)
+	}
+	for range 3 {
+		env.mustRun("tick-heartbeat 1")
+		env.mustRun("stabilize")
+	}
+	st := env.nodes[1].rn.Status()
+	if pr := st.Progress[3]; pr.Match != st.Commit {
+		t.Errorf("follower 3 match %d, leader commit %d: not recovered", pr.Match, st.Commit)
+	}
+}
+
+// TestSnapshotForNewMember: a member added after the leader's snapshot was
+// taken accepts that snapshot (whose configuration predates it) and then
+// receives the entry that added it.
+func TestSnapshotForNewMember(t *testing.T) {
+	env := newTestEnv(t, 3, "")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	env.mustRun("propose 1 a")
+	env.mustRun("stabilize")
+	env.mustRun("compact 1 4") // snapshot at 4 without member 4
+	env.mustRun("add-nodes 1")
+	// Serve the stored (stale) snapshot, not a fresh one.
+	env.nodes[1].rn.raft.raftLog.storage = env.nodes[1].storage
+	env.mustRun("propose-conf-change 1 l4")
+	env.mustRun("stabilize")
+	env.mustRun("tick-heartbeat 1")
+	env.mustRun("stabilize")
+	if got := env.nodes[4].rn.Status(); got.Commit != env.nodes[1].rn.Status().Commit || !slices.Equal(got.Config.Learners, []uint64{4}) {
+		t.Errorf("new member status %+v", got)
+	}
+}
