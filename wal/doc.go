@@ -80,7 +80,8 @@
 //
 // Record types and payloads:
 //
-//	1 segment   seq uint64, first index uint64 (must match the file name);
+//	1 segment   seq uint64, first index uint64 (both must match the file
+//	            name), number of the last batch before the cut uint64;
 //	            always the first record of a segment
 //	2 metadata  member ID uint64, cluster ID uint64; always the second record,
 //	            the same in every segment

@@ -240,8 +240,10 @@ func (r *replay) apply(s segmentFile, n int, f *frame) error {
 			// The first segment read: the log before it is not known.
 			r.lastIndex = rec.FirstIndex - 1
 			r.known = rec.FirstIndex
-		} else if rec.FirstIndex != r.lastIndex+1 {
-			return fmt.Errorf("segment starts at index %d but the log ends at %d", rec.FirstIndex, r.lastIndex)
+			r.batch = rec.Batch
+		} else if rec.FirstIndex != r.lastIndex+1 || rec.Batch != r.batch {
+			return fmt.Errorf("segment starts at index %d after batch %d but the log ends at index %d, batch %d",
+				rec.FirstIndex, rec.Batch, r.lastIndex, r.batch)
 		}
 	case typeMetadata:
 		md, err := decodeMetadata(f.payload)
@@ -280,11 +282,6 @@ func (r *replay) apply(s segmentFile, n int, f *frame) error {
 		if err != nil {
 			return err
 		}
-		if r.batch == 0 && !r.sawBatchBefore() {
-			// Replay started in a later segment: batch numbers before it
-			// are not known.
-			r.batch = b.Batch - 1
-		}
 		if err := r.checkBatch(&b); err != nil {
 			return err
 		}
@@ -293,10 +290,6 @@ func (r *replay) apply(s segmentFile, n int, f *frame) error {
 	}
 	return nil
 }
-
-// sawBatchBefore reports whether batch numbers of earlier records are known:
-// only when replay started at the very first segment of the log.
-func (r *replay) sawBatchBefore() bool { return r.segs[0].seq == 1 && r.segs[0].first == 1 }
 
 // appendEnts mirrors logState.appendEntries on the entries slice.
 func (r *replay) appendEnts(ents []raft.Entry) {

@@ -130,11 +130,13 @@ func parseFrame(b []byte) (frame, error) {
 type segmentRecord struct {
 	Seq        uint64 // segment sequence number, from 1, +1 per segment
 	FirstIndex uint64 // index the next entry had when the segment was cut
+	Batch      uint64 // number of the last batch written before the cut
 }
 
 func (r segmentRecord) append(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, r.Seq)
-	return binary.LittleEndian.AppendUint64(b, r.FirstIndex)
+	b = binary.LittleEndian.AppendUint64(b, r.FirstIndex)
+	return binary.LittleEndian.AppendUint64(b, r.Batch)
 }
 
 func (r segmentRecord) valid() error {
@@ -145,10 +147,10 @@ func (r segmentRecord) valid() error {
 }
 
 func decodeSegment(p []byte) (segmentRecord, error) {
-	if len(p) != 16 {
-		return segmentRecord{}, fmt.Errorf("segment record of %d bytes, want 16", len(p))
+	if len(p) != 24 {
+		return segmentRecord{}, fmt.Errorf("segment record of %d bytes, want 24", len(p))
 	}
-	r := segmentRecord{binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])}
+	r := segmentRecord{binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:]), binary.LittleEndian.Uint64(p[16:])}
 	return r, r.valid()
 }
 

@@ -141,7 +141,7 @@ func (s *logState) checkBatch(r *batchRecord) error {
 	if err := r.valid(); err != nil {
 		return err
 	}
-	if r.Batch <= s.batch {
+	if r.Batch != s.batch+1 {
 		return fmt.Errorf("batch number %d does not follow %d", r.Batch, s.batch)
 	}
 	if r.HasState {

@@ -233,7 +233,13 @@ func (w *WAL) ReadAll() (Metadata, raft.HardState, []raft.Entry, error) {
 	w.md = r.md
 	w.state = r.logState
 	w.state.runs = append([]termRun(nil), r.runs...)
-	w.segs = r.segs
+	// All segments on disk, including older ones replay did not read, so
+	// that ReleaseBefore removes them too.
+	all, err := listSegments(w.dir)
+	if err != nil {
+		return Metadata{}, raft.HardState{}, nil, err
+	}
+	w.segs = all
 	w.crc = r.crc
 	w.off = r.tailOff
 	w.mode = modeAppend
@@ -469,7 +475,7 @@ func (w *WAL) newSegment(seq, first uint64) error {
 		return w.fail(fmt.Errorf("preallocate %s: %w", tmp, err))
 	}
 	crc := w.crc
-	b, crc := appendFrame(w.buf[:0], typeSegment, crc, segmentRecord{seq, first}.append(nil))
+	b, crc := appendFrame(w.buf[:0], typeSegment, crc, segmentRecord{seq, first, w.state.batch}.append(nil))
 	b, crc = appendFrame(b, typeMetadata, crc, appendMetadata(nil, w.md))
 	if !w.state.hs.IsEmpty() {
 		b, crc = appendFrame(b, typeState, crc, appendState(nil, w.state.hs))
