@@ -801,6 +801,11 @@ func (r *raft) handleAppResp(m Message, pr *progress) {
 		}
 		return
 	}
+	if m.Index > r.raftLog.lastIndex() {
+		r.logger.Warningf("raft: %x ignoring MsgAppResp from %x for index %d past last index %d",
+			r.id, m.From, m.Index, r.raftLog.lastIndex())
+		return
+	}
 	oldPaused := pr.isPaused()
 	if !pr.maybeUpdate(m.Index) && !(pr.match == m.Index && pr.state == ProgressProbe) {
 		return
