@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"testing/quick"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"cairn/raft"
 )
@@ -852,5 +856,80 @@ func TestParseName(t *testing.T) {
 	}
 	if fileName(1, 0xff) >= fileName(2, 1) || fileName(2, 1) >= fileName(2, 0x10) {
 		t.Error("file names do not sort by term, then index")
+	}
+}
+
+// TestTrailerExtremes: length fields near the limits of uint64 are rejected
+// without overflow (this matters on 32-bit ARM too, where int is 32 bits).
+func TestTrailerExtremes(t *testing.T) {
+	good := encodeSnapshot(t, testMeta(1, 1), []byte("payload"))
+	tests := []struct {
+		name  string
+		off   int // offset in the trailer
+		value uint64
+	}{
+		{"body length max", 0, ^uint64(0)},
+		{"body length 2^63", 0, 1 << 63},
+		{"body length 2^32", 0, 1 << 32},
+		{"body length 2^31", 0, 1 << 31},
+		{"body length one more", 0, 0}, // patched below to the real length + 1
+		{"payload length max", 8, ^uint64(0)},
+		{"payload length 2^62+1", 8, 1<<62 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := bytes.Clone(good)
+			tr := b[len(b)-trailerSize:]
+			v := tt.value
+			if tt.name == "body length one more" {
+				v = binary.LittleEndian.Uint64(tr) + 1
+			}
+			binary.LittleEndian.PutUint64(tr[tt.off:], v)
+			b = fixChecksums(b)
+			if _, _, err := decodeBytes(b); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
+			}
+		})
+	}
+}
+
+// TestDecoderWindowLimit: a stream that declares a zstd window larger than
+// the reader allows is refused instead of making the reader allocate it.
+func TestDecoderWindowLimit(t *testing.T) {
+	tests := []struct {
+		window  int
+		wantErr bool
+	}{
+		{encoderWindow, false},
+		{maxDecoderWindow, false},
+		{4 * maxDecoderWindow, true},
+		{zstd.MaxWindowSize, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.window), func(t *testing.T) {
+			// More than one block, so the encoder writes the frame header (with
+			// its window size) before it knows the content size.
+			payload := bytes.Repeat([]byte("0123456789abcdef"), 32<<10)
+			var body bytes.Buffer
+			enc, err := zstd.NewWriter(&body, zstd.WithWindowSize(tt.window), zstd.WithEncoderConcurrency(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Write(payload)
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			file := buildFile(t, testMeta(1, 1), body.Bytes(), uint64(len(payload)), crc32.Checksum(payload, castagnoli))
+			_, got, err := decodeBytes(file)
+			if tt.wantErr {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("err = %v, want ErrCorrupt", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, payload) {
+				t.Fatalf("err = %v, payload equal %v", err, bytes.Equal(got, payload))
+			}
+		})
 	}
 }

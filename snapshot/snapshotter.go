@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -487,8 +488,8 @@ func (s *Snapshotter) Receive(r io.Reader) (raft.SnapshotMeta, error) {
 	}()
 
 	src := io.Reader(bufio.NewReaderSize(r, 64<<10))
-	if s.maxRecv > 0 {
-		src = io.LimitReader(src, s.maxRecv+1)
+	if s.maxRecv > 0 && s.maxRecv < math.MaxInt64 {
+		src = io.LimitReader(src, s.maxRecv+1) // one byte more tells "too large"
 	}
 	out := &crcWriter{w: tf}
 	// Check the header first, so garbage is rejected before much of it is
