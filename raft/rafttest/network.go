@@ -35,6 +35,16 @@ const (
 	CrashAfterPersist
 )
 
+func (p CrashPoint) String() string {
+	switch p {
+	case CrashBeforePersist:
+		return "CrashBeforePersist"
+	case CrashAfterPersist:
+		return "CrashAfterPersist"
+	}
+	return fmt.Sprintf("CrashPoint(%d)", uint8(p))
+}
+
 // Faults configures random message faults. The zero value is a perfect
 // network. Probabilities are in [0, 1]; every random choice is drawn from the
 // network's seeded generator, so a seed replays the same faults.
