@@ -42,7 +42,6 @@ func TestQuickFrameRoundTrip(t *testing.T) {
 	}
 }
 
-
 func randBatch(rnd *rand.Rand) batchRecord {
 	r := batchRecord{Batch: 1 + rnd.Uint64N(1<<40)}
 	if rnd.IntN(2) == 0 {
