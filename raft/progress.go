@@ -90,6 +90,8 @@ type progress struct {
 	msgAppProbesPaused bool
 	inflights          *inflights
 	isLearner          bool
+	// sentCommit is the highest commit index sent to the member in a MsgApp.
+	sentCommit uint64
 }
 
 func (pr *progress) String() string {

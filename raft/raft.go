@@ -54,6 +54,12 @@ type raft struct {
 	// appended; a new one is refused until it is applied.
 	pendingConfIndex uint64
 
+	// pendingAppend and pendingCommit ask flushAppends (run when the Ready
+	// is taken) to send new entries and the new commit index: proposals made
+	// between two Readies go out as one batch per follower.
+	pendingAppend bool
+	pendingCommit bool
+
 	readOnly *readOnly
 	// pendingReadIndexMessages wait until the leader commits an entry of its
 	// term (it cannot know the commit index before that, Raft §6.4).
@@ -232,6 +238,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		last = ents[len(ents)-1].Index
 	}
 	pr.sentEntries(last, bytes)
+	pr.sentCommit = max(pr.sentCommit, r.raftLog.committed)
 	return true
 }
 
@@ -276,6 +283,34 @@ func (r *raft) bcastAppend() {
 	}
 }
 
+// flushAppends sends what proposals and commit advances since the last
+// Ready left pending: new entries to every follower the flow control lets
+// through (in MaxSizePerMsg batches), and an empty MsgApp carrying the
+// commit index to followers that have not been sent it yet.
+func (r *raft) flushAppends() {
+	if !r.pendingAppend && !r.pendingCommit {
+		return
+	}
+	appendNew, commit := r.pendingAppend, r.pendingCommit
+	r.pendingAppend, r.pendingCommit = false, false
+	if r.state != StateLeader {
+		return
+	}
+	for _, id := range r.others() {
+		sent := false
+		if appendNew {
+			for r.maybeSendAppend(id, false) {
+				sent = true
+			}
+		}
+		if !sent && commit {
+			if pr := r.trk.progress[id]; pr.sentCommit < r.raftLog.committed {
+				r.sendAppend(id)
+			}
+		}
+	}
+}
+
 func (r *raft) bcastHeartbeat() {
 	ctx := r.readOnly.lastPendingRequestCtx()
 	for _, id := range r.others() {
@@ -310,6 +345,7 @@ func (r *raft) reset(term uint64) {
 		}
 	}
 	r.pendingConfIndex = 0
+	r.pendingAppend, r.pendingCommit = false, false
 	r.uncommittedSize = 0
 	r.readOnly = newReadOnly(r.readOnly.option)
 	r.pendingReadIndexMessages = nil
@@ -584,6 +620,12 @@ func (r *raft) Step(m Message) error {
 			r.send(Message{To: m.From, Type: MsgAppResp})
 		case m.Type == MsgPreVote:
 			r.send(Message{To: m.From, Term: r.Term, Type: MsgPreVoteResp, Reject: true})
+		case m.Type == MsgVote:
+			// Raft §5.1: the reply carries our term so that a candidate
+			// with a stale term catches up. Without it a member we never
+			// contact (one whose configuration does not list us) could keep
+			// campaigning below our term forever.
+			r.send(Message{To: m.From, Term: r.Term, Type: MsgVoteResp, Reject: true})
 		default:
 			r.logger.Debugf("raft: %x ignored %s from %x with lower term %d", r.id, m.Type, m.From, m.Term)
 		}
@@ -765,7 +807,7 @@ func (r *raft) leaderPropose(m Message) error {
 	if !r.appendEntry(ents...) {
 		return fmt.Errorf("%w: uncommitted size limit %d reached", ErrProposalDropped, r.maxUncommittedSize)
 	}
-	r.bcastAppend()
+	r.pendingAppend = true
 	return nil
 }
 
@@ -838,7 +880,7 @@ func (r *raft) handleAppResp(m Message, pr *progress) {
 // onCommitAdvanced tells followers the new commit index and serves reads
 // that were waiting for the first commit of this term.
 func (r *raft) onCommitAdvanced() {
-	r.bcastAppend()
+	r.pendingCommit = true
 	if len(r.pendingReadIndexMessages) > 0 && r.committedEntryInCurrentTerm() {
 		pending := r.pendingReadIndexMessages
 		r.pendingReadIndexMessages = nil

@@ -262,7 +262,7 @@ func (rn *RawNode) HasReady() bool {
 		return true
 	}
 	return len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) > 0 ||
-		r.raftLog.hasNextCommittedEnts()
+		r.raftLog.hasNextCommittedEnts() || (r.state == StateLeader && (r.pendingAppend || r.pendingCommit))
 }
 
 // Ready returns the pending work. Each Ready must be handled and passed to
@@ -272,6 +272,7 @@ func (rn *RawNode) Ready() Ready {
 		panic("raft: Ready called again before Advance")
 	}
 	r := rn.raft
+	r.flushAppends()
 	rd := Ready{
 		Entries:          r.raftLog.unstableEntries(),
 		CommittedEntries: r.raftLog.nextCommittedEnts(),
