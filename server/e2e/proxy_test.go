@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// echoServer answers every request with its body prefixed by "echo:".
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(append([]byte("echo:"), b...))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// request sends one GET through the proxy at addr as member id from.
+func request(addr, from string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/x", nil)
+	if err != nil {
+		return "", err
+	}
+	if from != "" {
+		req.Header.Set("X-Cairn-From", from)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func TestNetworkRules(t *testing.T) {
+	target := echoServer(t)
+	n := NewNetwork(t.Logf)
+	t.Cleanup(n.Close)
+	n.SetID(0xa, "a")
+	n.SetID(0xb, "b")
+	n.SetID(0xc, "c")
+	addr, err := n.Listen("b", target)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	tests := []struct {
+		name    string
+		state   LinkState
+		delay   time.Duration
+		from    string
+		wantErr bool
+		minTime time.Duration
+	}{
+		{"pass", Pass, 0, "a", false, 0},
+		{"anonymous pass", Pass, 0, "", false, 0},
+		{"drop", Drop, 0, "a", true, 0},
+		{"drop other link", Drop, 0, "c", false, 0},
+		{"blackhole", Blackhole, 0, "a", true, 0},
+		{"delay", Delay, 100 * time.Millisecond, "a", false, 100 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n.Heal()
+			n.SetLink("a", "b", tc.state, tc.delay)
+			start := time.Now()
+			got, err := request(addr, map[string]string{"a": "a", "c": "000000000000000c", "": ""}[tc.from], 500*time.Millisecond)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("got %q, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != "echo:" {
+				t.Fatalf("got %q, %v; want echo:", got, err)
+			}
+			if d := time.Since(start); d < tc.minTime {
+				t.Errorf("took %v, want at least %v", d, tc.minTime)
+			}
+		})
+	}
+}
+
+// TestNetworkDropClosesOpenConns checks that Drop cuts a connection that is
+// already open.
+func TestNetworkDropClosesOpenConns(t *testing.T) {
+	target := echoServer(t)
+	n := NewNetwork(t.Logf)
+	t.Cleanup(n.Close)
+	n.SetID(0xa, "a")
+	n.SetID(0xb, "b")
+	addr, err := n.Listen("b", target)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	send := func() error {
+		_, err := io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: b\r\nX-Cairn-From: a\r\n\r\n")
+		if err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return err
+	}
+	if err := send(); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	n.SetLink("a", "b", Drop, 0)
+	err = send()
+	if err == nil {
+		t.Fatalf("request on a dropped link succeeded")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request on a dropped link hung: %v", err)
+	}
+}
