@@ -43,7 +43,9 @@
 //     they acknowledge nothing that is not yet durable (the leader's MsgApp,
 //     heartbeats, vote requests, forwarded proposals, read-index traffic).
 //     A leader may thus write its own log in parallel with its followers
-//     (Raft thesis §10.2.1).
+//     (Raft thesis §10.2.1). Proposals made since the previous Ready leave
+//     here as one batched MsgApp per follower (within MaxSizePerMsg and the
+//     inflight window).
 //  3. Persist: if rd.Snapshot is not empty, install it; append rd.Entries
 //     (replacing any conflicting suffix); save rd.HardState if not empty. If
 //     rd.MustSync, fsync once, after all three.

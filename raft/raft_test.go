@@ -717,3 +717,59 @@ func TestSnapshotForNewMember(t *testing.T) {
 		t.Errorf("new member status %+v", got)
 	}
 }
+
+// TestStaleCandidateLearnsTerm (Raft §5.1): a vote request with a stale term
+// is rejected with the current term, so the candidate catches up instead of
+// campaigning below everyone else's term forever.
+func TestStaleCandidateLearnsTerm(t *testing.T) {
+	env := newTestEnv(t, 3, "")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	env.mustRun("campaign 2")
+	env.mustRun("stabilize")
+	rn := env.nodes[2].rn
+	term := rn.Status().Term
+	if err := rn.Step(Message{Type: MsgVote, To: 2, From: 3, Term: term - 1, Index: 99, LogTerm: term - 1}); err != nil {
+		t.Fatal(err)
+	}
+	rd := rn.Ready()
+	rn.Advance(rd)
+	if len(rd.MessagesAfterPersist) != 1 {
+		t.Fatalf("responses %v, want one rejection", rd.MessagesAfterPersist)
+	}
+	m := rd.MessagesAfterPersist[0]
+	if m.Type != MsgVoteResp || !m.Reject || m.Term != term || m.To != 3 {
+		t.Errorf("response %s, want a MsgVoteResp rejection at term %d", DescribeMessage(m), term)
+	}
+	if st := rn.Status(); st.RaftState != StateLeader || st.Term != term {
+		t.Errorf("leader disturbed: %+v", st)
+	}
+}
+
+// TestProposalsBatchedPerReady: proposals made between two Readies leave as
+// one MsgApp per follower.
+func TestProposalsBatchedPerReady(t *testing.T) {
+	env := newTestEnv(t, 3, "")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	rn := env.nodes[1].rn
+	for i := range 5 {
+		if err := rn.Propose([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := rn.Ready()
+	rn.Advance(rd)
+	per := map[uint64]int{}
+	for _, m := range rd.Messages {
+		if m.Type == MsgApp {
+			per[m.To]++
+			if len(m.Entries) != 5 {
+				t.Errorf("%s: want all 5 entries", DescribeMessage(m))
+			}
+		}
+	}
+	if per[2] != 1 || per[3] != 1 {
+		t.Errorf("MsgApps per follower %v, want one each", per)
+	}
+}
