@@ -387,7 +387,11 @@ func (r *raft) reduceUncommittedSize(s uint64) {
 
 // tickElection is the tick of followers and candidates.
 func (r *raft) tickElection() {
-	r.electionElapsed++
+	// Saturate: a member that never campaigns (a learner) must not overflow
+	// a 32-bit int; past 2*electionTimeout the count means the same.
+	if r.electionElapsed < 2*r.electionTimeout {
+		r.electionElapsed++
+	}
 	if r.promotable() && r.pastElectionTimeout() {
 		r.electionElapsed = 0
 		if err := r.Step(Message{From: r.id, Type: MsgHup}); err != nil {
