@@ -17,7 +17,7 @@ import (
 
 var (
 	flagSeed  = flag.String("seed", "", "TestRandomizedSafety: replay only this seed, with a trace")
-	flagSeeds = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 10000, or 300 with -short)")
+	flagSeeds = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 6000, or 300 with -short)")
 	flagFirst = flag.Uint64("firstseed", 1, "TestRandomizedSafety: first seed of the run")
 )
 
@@ -65,7 +65,7 @@ func TestRandomizedSafety(t *testing.T) {
 		t.Logf("seed %d: %+v", seed, res)
 		return
 	}
-	seeds, budget := 10000, 150*time.Second
+	seeds, budget := 6000, 60*time.Second
 	if testing.Short() {
 		seeds, budget = 300, 15*time.Second
 	}
