@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+
+	"cairn/kv"
+)
+
+// Backend is what the handlers need from the member. The member (package
+// server) implements it; tests use a small in-memory fake.
+//
+// Errors: a *kv.Error is a store error and is rendered as etcd does; the
+// sentinels below select the members API statuses; anything else is error
+// 300 "Raft Internal Error" with the error's text as cause (the member
+// returns ErrTimeout and ErrStopped for the usual cases, whose texts are
+// etcd's causes).
+type Backend interface {
+	// ClusterID is sent as X-Etcd-Cluster-Id.
+	ClusterID() uint64
+	// RaftStatus returns the applied raft index and the current term
+	// (X-Raft-Index, X-Raft-Term).
+	RaftStatus() (index, term uint64)
+	// Leader returns the leader's member ID, 0 if none is known.
+	Leader() uint64
+	// ID returns this member's ID.
+	ID() uint64
+	// Propose replicates a write (OpPut, OpPost, OpDelete) through the log
+	// and returns the applied event. The member stamps Request.Time.
+	Propose(ctx context.Context, r kv.Request) (*kv.Event, error)
+	// Get reads the local replica (sequential consistency).
+	Get(path string, recursive, sorted bool) (*kv.Event, error)
+	// QuorumGet reads after a ReadIndex round (linearizable).
+	QuorumGet(ctx context.Context, path string, recursive, sorted bool) (*kv.Event, error)
+	// Watch registers a watcher on the local replica.
+	Watch(path string, recursive, stream bool, sinceIndex uint64) (*kv.Watcher, error)
+	// Members lists the cluster members sorted by ID.
+	Members() []Member
+	// AddMember adds a member (a learner if learner is set) and returns it.
+	AddMember(ctx context.Context, peerURLs []string, learner bool) (Member, error)
+	// RemoveMember removes a member.
+	RemoveMember(ctx context.Context, id uint64) error
+	// UpdateMember replaces a member's peer URLs.
+	UpdateMember(ctx context.Context, id uint64, peerURLs []string) error
+	// PromoteMember makes a caught-up learner a voting member.
+	PromoteMember(ctx context.Context, id uint64) (Member, error)
+	// ForwardURL returns the base URL under which the leader serves this
+	// API for forwarded writes (its peer URL plus ForwardPrefix), and
+	// false if this member is the leader or no leader is known.
+	ForwardURL() (string, bool)
+	// ClientURLs returns every member's advertised client URLs
+	// (/v2/machines).
+	ClientURLs() []string
+}
+
+// Member is one member as the members API shows it.
+type Member struct {
+	ID         uint64
+	Name       string
+	PeerURLs   []string
+	ClientURLs []string
+	IsLearner  bool
+}
+
+// ForwardPrefix is the path prefix under which a member's peer listener
+// serves this API to other members forwarding writes to it.
+const ForwardPrefix = "/cairn/client"
+
+// ForwardedHeader marks a request forwarded by another member; it is never
+// forwarded again (a member that lost leadership meanwhile proposes it
+// itself).
+const ForwardedHeader = "X-Cairn-Forwarded"
+
+// Errors a Backend returns for the members API (wrapped with %w), and for
+// requests that did not complete.
+var (
+	ErrMemberNotFound = errors.New("httpapi: member not found")
+	ErrMemberRemoved  = errors.New("httpapi: member already removed")
+	ErrMemberExists   = errors.New("httpapi: member or peer URL already exists")
+	// ErrLearnerNotReady refuses promoting a learner that has not caught
+	// up with the leader's log.
+	ErrLearnerNotReady = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
+	// ErrNotLearner refuses promoting a voting member.
+	ErrNotLearner = errors.New("etcdserver: can only promote a learner member")
+	// ErrTimeout is the cause etcd gives when a proposal is not applied in
+	// time, including when there is no leader.
+	ErrTimeout = errors.New("etcdserver: request timed out")
+	// ErrStopped: the member is shutting down.
+	ErrStopped = errors.New("etcdserver: server stopped")
+	// ErrBadRequest: malformed members API input.
+	ErrBadRequest = errors.New("httpapi: bad request")
+)

@@ -1,0 +1,302 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"cairn/kv"
+)
+
+// keyRequest is a parsed /v2/keys request.
+type keyRequest struct {
+	method    string
+	path      string // store path, "/1/..."
+	value     string
+	prevValue string
+	prevIndex uint64
+	waitIndex uint64
+	prevExist kv.PrevExist
+	hasTTL    bool
+	ttl       uint64
+	recursive bool
+	sorted    bool
+	wait      bool
+	quorum    bool
+	stream    bool
+	dir       bool
+	refresh   bool
+}
+
+// reqErr is a request parsing error: code and cause.
+type reqErr struct {
+	code  int
+	cause string
+}
+
+func firstValue(f url.Values, k string) (string, bool) {
+	vs, ok := f[k]
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	return vs[0], true
+}
+
+func getBool(f url.Values, k string) (bool, *reqErr) {
+	s, ok := firstValue(f, k)
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, &reqErr{ecodeInvalidField, `invalid value for "` + k + `"`}
+	}
+	return b, nil
+}
+
+func getUint(f url.Values, k string, code int) (uint64, *reqErr) {
+	s, ok := firstValue(f, k)
+	if !ok {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, &reqErr{code, `invalid value for "` + k + `"`}
+	}
+	return v, nil
+}
+
+// parseKeyRequest follows etcd v2.3.8's parseKeyRequest (spec 1.2), in the
+// same order, so the first bad parameter reported is the same.
+func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
+	if err := r.ParseForm(); err != nil {
+		return nil, &reqErr{ecodeInvalidForm, err.Error()}
+	}
+	f := r.Form
+	kr := &keyRequest{method: r.Method, path: path.Join(keysPrefix, key)}
+	var e *reqErr
+	if kr.prevIndex, e = getUint(f, "prevIndex", ecodeIndexNaN); e != nil {
+		return nil, e
+	}
+	if kr.waitIndex, e = getUint(f, "waitIndex", ecodeIndexNaN); e != nil {
+		return nil, e
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"recursive", &kr.recursive}, {"sorted", &kr.sorted}, {"wait", &kr.wait},
+		{"dir", &kr.dir}, {"quorum", &kr.quorum}, {"stream", &kr.stream},
+	} {
+		if *b.dst, e = getBool(f, b.name); e != nil {
+			return nil, e
+		}
+	}
+	if kr.wait && r.Method != http.MethodGet {
+		return nil, &reqErr{ecodeInvalidField, `"wait" can only be used with GET requests`}
+	}
+	pv, hasPV := firstValue(f, "prevValue")
+	if hasPV && pv == "" {
+		return nil, &reqErr{ecodePrevValueRequired, `"prevValue" cannot be empty`}
+	}
+	kr.prevValue = pv
+	if _, e = getBool(f, "noValueOnSuccess"); e != nil {
+		return nil, e
+	}
+	if s, _ := firstValue(f, "ttl"); s != "" {
+		if kr.ttl, e = getUint(f, "ttl", ecodeTTLNaN); e != nil {
+			return nil, e
+		}
+		if kr.ttl > 1<<32 {
+			return nil, &reqErr{ecodeTTLNaN, `invalid value for "ttl"`}
+		}
+		kr.hasTTL = true
+	}
+	if _, ok := f["prevExist"]; ok {
+		b, e := getBool(f, "prevExist")
+		if e != nil {
+			return nil, e
+		}
+		kr.prevExist = kv.PrevExistFalse
+		if b {
+			kr.prevExist = kv.PrevExistTrue
+		}
+	}
+	if _, ok := f["refresh"]; ok {
+		if kr.refresh, e = getBool(f, "refresh"); e != nil {
+			return nil, e
+		}
+	}
+	kr.value, _ = firstValue(f, "value")
+	if kr.refresh {
+		if kr.value != "" {
+			return nil, &reqErr{ecodeRefreshValue, "A value was provided on a refresh"}
+		}
+		if !kr.hasTTL {
+			return nil, &reqErr{ecodeRefreshTTLMissing, "No TTL value set"}
+		}
+	}
+	return kr, nil
+}
+
+// storeRequest turns a write into a kv.Request.
+func (kr *keyRequest) storeRequest() kv.Request {
+	req := kv.Request{
+		Path:      kr.path,
+		Value:     kr.value,
+		Dir:       kr.dir,
+		PrevValue: kr.prevValue,
+		PrevIndex: kr.prevIndex,
+		PrevExist: kr.prevExist,
+		HasTTL:    kr.hasTTL,
+		TTL:       int64(kr.ttl),
+		Refresh:   kr.refresh,
+		Recursive: kr.recursive,
+		Sorted:    kr.sorted,
+	}
+	switch kr.method {
+	case http.MethodPut:
+		req.Op = kv.OpPut
+	case http.MethodPost:
+		req.Op = kv.OpPost
+	case http.MethodDelete:
+		req.Op = kv.OpDelete
+		if kr.recursive {
+			req.Dir = true
+		}
+	}
+	return req
+}
+
+func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "HEAD,GET,PUT,POST,DELETE")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && h.forward(w, r) {
+		return
+	}
+	key := path.Clean("/" + strings.TrimPrefix(r.URL.Path, "/v2/keys"))
+	kr, perr := parseKeyRequest(r, key)
+	if perr != nil {
+		requestError(w, perr.code, perr.cause)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	switch {
+	case kr.wait:
+		h.serveWatch(w, r, kr)
+		return
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		var ev *kv.Event
+		var err error
+		if kr.quorum {
+			ev, err = h.b.QuorumGet(ctx, kr.path, kr.recursive, kr.sorted)
+		} else {
+			ev, err = h.b.Get(kr.path, kr.recursive, kr.sorted)
+		}
+		h.writeResult(w, r, ev, err)
+	default:
+		ev, err := h.b.Propose(ctx, kr.storeRequest())
+		h.writeResult(w, r, ev, err)
+	}
+}
+
+func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, ev *kv.Event, err error) {
+	if err != nil {
+		h.writeKeyError(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("X-Etcd-Index", strconv.FormatUint(ev.Index, 10))
+	h.raftHeaders(hd)
+	code := http.StatusOK
+	if ev.IsCreated() {
+		code = http.StatusCreated
+	}
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead {
+		return
+	}
+	h.encode(w, ev)
+}
+
+func (h *Handler) raftHeaders(hd http.Header) {
+	idx, term := h.b.RaftStatus()
+	hd.Set("X-Raft-Index", strconv.FormatUint(idx, 10))
+	hd.Set("X-Raft-Term", strconv.FormatUint(term, 10))
+}
+
+func (h *Handler) encode(w http.ResponseWriter, ev *kv.Event) error {
+	b, err := marshalEvent(ev)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// writeKeyError renders a store error as is and anything else as error
+// 300 (Raft Internal Error, HTTP 500, index 0) with the error as cause.
+func (h *Handler) writeKeyError(w http.ResponseWriter, err error) {
+	var ke *kv.Error
+	if errors.As(err, &ke) {
+		writeEtcdError(w, ke.Code, ke.Message, ke.Cause, ke.Index)
+		return
+	}
+	cause := err.Error()
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		cause = ErrTimeout.Error()
+	case errors.Is(err, ErrStopped):
+		cause = ErrStopped.Error()
+	}
+	writeEtcdError(w, ecodeRaftInternal, errMessages[ecodeRaftInternal], cause, 0)
+}
+
+func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+	wt, err := h.b.Watch(kr.path, kr.recursive, kr.stream, kr.waitIndex)
+	if err != nil {
+		h.writeKeyError(w, err)
+		return
+	}
+	defer wt.Remove()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("X-Etcd-Index", strconv.FormatUint(wt.StartIndex, 10))
+	h.raftHeaders(hd)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-h.done:
+			return
+		case ev, ok := <-wt.Events():
+			if !ok {
+				return
+			}
+			if ev.Refresh {
+				continue
+			}
+			if err := h.encode(w, ev); err != nil {
+				return
+			}
+			rc.Flush()
+			if !kr.stream {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,412 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"cairn/httpapi"
+	"cairn/kv"
+	"cairn/raft"
+	"cairn/server/transport"
+)
+
+var (
+	errStopped        = httpapi.ErrStopped
+	errMemberNotFound = httpapi.ErrMemberNotFound
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func parseHex(s string) (uint64, error) { return strconv.ParseUint(s, 16, 64) }
+
+func readID(ctx []byte) uint64 {
+	if len(ctx) != 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(ctx)
+}
+
+// nextID returns a request ID unique among this member's live requests and
+// unlikely to collide with other members' (the member ID's top bits).
+func (m *Member) nextID() uint64 {
+	return m.id&0xffff_0000_0000_0000 | m.reqSeq.Add(1)&0x0000_ffff_ffff_ffff
+}
+
+// RaftStatus returns the applied index and the current term.
+func (m *Member) RaftStatus() (uint64, uint64) { return m.applied.Load(), m.term.Load() }
+
+// Leader returns the known leader's ID, 0 if none.
+func (m *Member) Leader() uint64 { return m.lead.Load() }
+
+// waitLeader blocks until a leader is known.
+func (m *Member) waitLeader(ctx context.Context) error {
+	for {
+		m.mu.Lock()
+		ch := m.leaderCh
+		m.mu.Unlock()
+		select {
+		case <-ch:
+			if m.lead.Load() != raft.None {
+				return nil
+			}
+		case <-ctx.Done():
+			return httpapi.ErrTimeout
+		case <-m.stopc:
+			return errStopped
+		}
+	}
+}
+
+// pause waits d, or less if ctx or the member ends.
+func (m *Member) pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return httpapi.ErrTimeout
+	case <-m.stopc:
+		return errStopped
+	}
+}
+
+// propose replicates data (made by mk from a fresh request ID) and waits
+// for it to be applied. A dropped proposal (no leader yet, leadership
+// transfer, a conf change pending) is retried until ctx ends.
+func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]byte, raft.ConfChange)) (result, error) {
+	for {
+		if err := m.waitLeader(ctx); err != nil {
+			return result{}, err
+		}
+		id := m.nextID()
+		ch := make(chan result, 1)
+		m.mu.Lock()
+		m.waiters[id] = ch
+		m.mu.Unlock()
+		data, cc := mk(id)
+		var perr error
+		err := m.do(ctx, func(rn *raft.RawNode) {
+			if conf {
+				perr = rn.ProposeConfChange(cc)
+			} else {
+				perr = rn.Propose(data)
+			}
+		})
+		if err == nil && perr == nil {
+			select {
+			case r := <-ch:
+				return r, nil
+			case <-ctx.Done():
+				err = httpapi.ErrTimeout
+			case <-m.stopc:
+				err = errStopped
+			}
+		}
+		m.mu.Lock()
+		delete(m.waiters, id)
+		m.mu.Unlock()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				err = httpapi.ErrTimeout
+			}
+			return result{}, err
+		}
+		// Dropped: retry shortly.
+		if err := m.pause(ctx, m.tickEvery); err != nil {
+			return result{}, err
+		}
+	}
+}
+
+// Propose replicates a client write; the leader stamps its time (a
+// follower gets writes forwarded to the leader by httpapi, and stamps only
+// those it must propose itself).
+func (m *Member) Propose(ctx context.Context, req kv.Request) (*kv.Event, error) {
+	req.Time = m.now().UnixNano()
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := m.propose(ctx, false, func(id uint64) ([]byte, raft.ConfChange) {
+		return encodeEntry(id, &req), raft.ConfChange{}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.ev, r.err
+}
+
+// Get reads the local replica.
+func (m *Member) Get(path string, recursive, sorted bool) (*kv.Event, error) {
+	return m.store.Get(path, recursive, sorted, m.now().UnixNano())
+}
+
+// QuorumGet reads after confirming, with a ReadIndex round, that the local
+// replica has applied every write acknowledged before the call.
+func (m *Member) QuorumGet(ctx context.Context, path string, recursive, sorted bool) (*kv.Event, error) {
+	idx, err := m.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.waitApplied(ctx, idx); err != nil {
+		return nil, err
+	}
+	return m.Get(path, recursive, sorted)
+}
+
+func (m *Member) readIndex(ctx context.Context) (uint64, error) {
+	for {
+		if err := m.waitLeader(ctx); err != nil {
+			return 0, err
+		}
+		id := m.nextID()
+		ch := make(chan uint64, 1)
+		m.mu.Lock()
+		m.readWaiters[id] = ch
+		m.mu.Unlock()
+		rctx := binary.LittleEndian.AppendUint64(nil, id)
+		err := m.do(ctx, func(rn *raft.RawNode) { rn.ReadIndex(rctx) })
+		if err == nil {
+			t := time.NewTimer(m.electionDur)
+			select {
+			case idx := <-ch:
+				t.Stop()
+				return idx, nil
+			case <-t.C:
+				// Lost (leader change, dropped message): ask again.
+			case <-ctx.Done():
+				err = httpapi.ErrTimeout
+			case <-m.stopc:
+				err = errStopped
+			}
+			t.Stop()
+		}
+		m.mu.Lock()
+		delete(m.readWaiters, id)
+		m.mu.Unlock()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				err = httpapi.ErrTimeout
+			}
+			return 0, err
+		}
+	}
+}
+
+func (m *Member) waitApplied(ctx context.Context, idx uint64) error {
+	for {
+		m.mu.Lock()
+		ch := m.appliedCh
+		m.mu.Unlock()
+		if m.applied.Load() >= idx {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return httpapi.ErrTimeout
+		case <-m.stopc:
+			return errStopped
+		}
+	}
+}
+
+// Watch registers a watcher on the local replica.
+func (m *Member) Watch(path string, recursive, stream bool, since uint64) (*kv.Watcher, error) {
+	return m.store.Watch(path, recursive, stream, since)
+}
+
+// Members lists the members sorted by ID.
+func (m *Member) Members() []httpapi.Member {
+	var out []httpapi.Member
+	for _, mem := range m.cluster.list() {
+		out = append(out, mem.api())
+	}
+	return out
+}
+
+// ClientURLs lists every member's client URLs.
+func (m *Member) ClientURLs() []string {
+	var out []string
+	for _, mem := range m.cluster.list() {
+		out = append(out, mem.ClientURLs...)
+	}
+	return out
+}
+
+// ForwardURL is the leader's forwarding endpoint.
+func (m *Member) ForwardURL() (string, bool) {
+	lead := m.lead.Load()
+	if lead == raft.None || lead == m.id || m.isLeader.Load() {
+		return "", false
+	}
+	mem, ok := m.cluster.get(lead)
+	if !ok || len(mem.PeerURLs) == 0 {
+		return "", false
+	}
+	return mem.PeerURLs[0] + httpapi.ForwardPrefix, true
+}
+
+func (m *Member) proposeConf(ctx context.Context, cc raft.ConfChange) error {
+	r, err := m.propose(ctx, true, func(id uint64) ([]byte, raft.ConfChange) {
+		cc.ID = id
+		return nil, cc
+	})
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+// AddMember adds a voting member or a learner with a new random ID.
+func (m *Member) AddMember(ctx context.Context, peerURLs []string, learner bool) (httpapi.Member, error) {
+	if _, ok := m.cluster.peerURLOwner(peerURLs, 0); ok {
+		return httpapi.Member{}, httpapi.ErrMemberExists
+	}
+	m.randMu.Lock()
+	id := raft.NewMemberID(m.rand)
+	m.randMu.Unlock()
+	typ := raft.ConfChangeAddVoter
+	if learner {
+		typ = raft.ConfChangeAddLearner
+	}
+	cc := raft.ConfChange{Type: typ, NodeID: id, Context: []byte(mustJSON(confContext{PeerURLs: peerURLs, IsLearner: learner}))}
+	if err := m.proposeConf(ctx, cc); err != nil {
+		return httpapi.Member{}, err
+	}
+	return httpapi.Member{ID: id, PeerURLs: peerURLs, IsLearner: learner}, nil
+}
+
+func (m *Member) lookup(id uint64) (memberInfo, error) {
+	mem, ok := m.cluster.get(id)
+	if ok {
+		return mem, nil
+	}
+	if m.cluster.isRemoved(id) {
+		return memberInfo{}, httpapi.ErrMemberRemoved
+	}
+	return memberInfo{}, httpapi.ErrMemberNotFound
+}
+
+// RemoveMember removes a member (possibly the leader itself).
+func (m *Member) RemoveMember(ctx context.Context, id uint64) error {
+	if _, err := m.lookup(id); err != nil {
+		return err
+	}
+	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeRemove, NodeID: id})
+}
+
+// UpdateMember replaces a member's peer URLs.
+func (m *Member) UpdateMember(ctx context.Context, id uint64, peerURLs []string) error {
+	if _, err := m.lookup(id); err != nil {
+		return err
+	}
+	if _, ok := m.cluster.peerURLOwner(peerURLs, id); ok {
+		return httpapi.ErrMemberExists
+	}
+	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeUpdate, NodeID: id,
+		Context: []byte(mustJSON(confContext{PeerURLs: peerURLs}))})
+}
+
+// PromoteMember makes a learner a voter once its log has caught up: its
+// match index must be at least 90% of the leader's (etcd's rule).
+func (m *Member) PromoteMember(ctx context.Context, id uint64) (httpapi.Member, error) {
+	mem, err := m.lookup(id)
+	if err != nil {
+		return httpapi.Member{}, err
+	}
+	if !mem.IsLearner {
+		return httpapi.Member{}, httpapi.ErrNotLearner
+	}
+	var st raft.Status
+	if err := m.do(ctx, func(rn *raft.RawNode) { st = rn.Status() }); err != nil {
+		return httpapi.Member{}, httpapi.ErrTimeout
+	}
+	if st.RaftState != raft.StateLeader {
+		return httpapi.Member{}, fmt.Errorf("%w: not the leader", httpapi.ErrTimeout)
+	}
+	lp, ok := st.Progress[id]
+	self := st.Progress[m.id]
+	if !ok || !learnerReady(lp.Match, self.Match) {
+		return httpapi.Member{}, httpapi.ErrLearnerNotReady
+	}
+	cc := raft.ConfChange{Type: raft.ConfChangeAddVoter, NodeID: id,
+		Context: []byte(mustJSON(confContext{PeerURLs: mem.PeerURLs}))}
+	if err := m.proposeConf(ctx, cc); err != nil {
+		return httpapi.Member{}, err
+	}
+	mem.IsLearner = false
+	return mem.api(), nil
+}
+
+// learnerReady is etcd's readiness rule for promotion.
+func learnerReady(learnerMatch, leaderMatch uint64) bool {
+	return learnerMatch > 0 && float64(learnerMatch) >= float64(leaderMatch)*0.9
+}
+
+// publish records this member's name and client URLs in the store once it
+// has caught up (so a restart with unchanged flags writes nothing), then,
+// while it is the leader, sets the cluster version if it is missing.
+func (m *Member) publish() {
+	want := mustJSON(attributes{Name: m.cfg.Name, ClientURLs: urlStrings(m.cfg.AdvertiseClientURLs)})
+	key := memberDir(m.id) + "/" + attrName
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-m.stopc:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	if err := m.waitApplied(ctx, m.startCommit); err != nil {
+		return
+	}
+	for {
+		if ev, err := m.store.Get(key, false, false, 0); err == nil && ev.Node.Value != nil && *ev.Node.Value == want {
+			break
+		}
+		if m.cluster.isRemoved(m.id) {
+			return
+		}
+		rctx, rcancel := context.WithTimeout(ctx, m.RequestTimeout)
+		_, err := m.Propose(rctx, kv.Request{Op: kv.OpPut, Path: key, Value: want})
+		rcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.logger.Debug("publishing attributes", "err", err)
+			continue
+		}
+		m.logger.Info("published member attributes", "name", m.cfg.Name, "client-urls", urlsString(m.cfg.AdvertiseClientURLs))
+	}
+	for {
+		if _, err := m.store.Get(versionKey, false, false, 0); err == nil {
+			return
+		}
+		if m.isLeader.Load() {
+			rctx, rcancel := context.WithTimeout(ctx, m.RequestTimeout)
+			_, err := m.Propose(rctx, kv.Request{Op: kv.OpPut, Path: versionKey, Value: httpapi.ClusterVersion})
+			rcancel()
+			if err == nil {
+				m.logger.Info("set cluster version", "version", httpapi.ClusterVersion)
+				return
+			}
+		}
+		if err := m.pause(ctx, m.electionDur); err != nil {
+			return
+		}
+	}
+}
+
+// Compile-time checks of the interfaces the member implements.
+var (
+	_ httpapi.Backend = (*Member)(nil)
+	_ transport.Raft  = (*Member)(nil)
+)

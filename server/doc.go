@@ -1,0 +1,135 @@
+// Package server is the cairn member: it wires the Raft core (raft), the
+// write-ahead log (wal), snapshots (snapshot), the v2 store (kv), the peer
+// transport (server/transport) and the client API (httpapi) into one
+// running cluster member.
+//
+// # Use
+//
+//	cfg, err := config.Parse(os.Args[1:], os.Environ())
+//	m, err := server.New(cfg, logger) // binds the listeners
+//	err = m.Start(ctx)                // bootstraps or restarts, then serves
+//	<-ctx.Done()                      // or m.Removed(), m.Failed()
+//	m.Stop()                          // idempotent, waits for every goroutine
+//
+// Tunables (CatchUpEntries, RequestTimeout, BootstrapWait, Clock,
+// UnsafeNoFsync) are fields set between New and Start.
+//
+// # Data directory
+//
+//	<data-dir>/member/id     this member's ID (hex), written before the WAL exists
+//	<data-dir>/member/wal/   the WAL (package wal); its metadata holds member and cluster ID
+//	<data-dir>/member/snap/  snapshots (package snapshot)
+//
+// # Identity and bootstrap
+//
+// Member IDs are random non-zero 64-bit numbers, never derived from names or
+// addresses. A member of a new cluster (--initial-cluster-state new) first
+// generates its ID and persists it in member/id (tmp file, fsync, rename,
+// fsync of the directory), starts its peer listener, and asks every other
+// member of --initial-cluster for its ID with GET <peerURL>/cairn/id
+// ({"id":"<hex>","name":"<name>"}), retrying every 200 ms until all answer
+// or BootstrapWait (5 min) passes. The cluster ID is the first 8 bytes of
+// SHA-256 over the sorted member IDs (8 bytes big-endian each) followed by
+// --initial-cluster-token, so every member computes the same one. The
+// member then writes the initial membership to its WAL as committed conf
+// change entries (term 1, one AddVoter per member in ID order, Context
+// {"name","peerURLs"}), exactly as if it were restarting.
+//
+// A member added at runtime (POST /v2/members, then started with
+// --initial-cluster-state existing and an --initial-cluster listing at
+// least one running member) asks the running members for GET
+// <peerURL>/cairn/members ({"clusterID","members":[{"id","peerURLs"}]}),
+// finds the member whose peer URLs match its --initial-advertise-peer-urls,
+// and takes that ID and the cluster ID. It starts with an empty log and is
+// caught up by the leader: from the log, or by a snapshot when the leader
+// has compacted it.
+//
+// # Store layout
+//
+// As in etcd, so the store index matches etcd's: cluster state under /0,
+// user keys under /1 (the keys API maps /v2/keys/x to /1/x).
+//
+//	/0/members/<hexid>/raftAttributes  {"peerURLs":[...]} (+ "isLearner":true), written when
+//	                                   the membership change is applied
+//	/0/members/<hexid>/attributes      {"name":...,"clientURLs":[...]}, proposed by the member
+//	                                   itself once it has caught up, only if it changed
+//	/0/removed_members/<hexid>         "" for every removed member; their peers are refused
+//	/0/version                         "3.4.0", set once by the leader
+//
+// On a fresh single-member cluster indexes 1-3 are these writes and the
+// first user write gets store index 4, as in etcd.
+//
+// # The Ready loop
+//
+// One goroutine (run) owns the RawNode. Everything else reaches it by
+// queueing a function on a channel; the loop runs every queued function
+// before it asks for the next Ready, so proposals from many clients land in
+// the same Ready and share one WAL write and one fdatasync. For each Ready:
+//
+//  1. Messages (leader appends, heartbeats, vote requests) go to the
+//     transport at once; a MsgSnap is sent by streaming the newest snapshot
+//     file through the transport's snapshot stream.
+//  2. A received snapshot is installed: kv.Restore from the file that
+//     ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot marker,
+//     MemoryStorage.ApplySnapshot.
+//  3. HardState and Entries are saved with one wal.Save (one fdatasync),
+//     then appended to the MemoryStorage.
+//  4. Only then MessagesAfterPersist (MsgAppResp, vote responses) go out:
+//     no acknowledgement leaves before it is durable (a test checks this).
+//  5. Committed entries are applied to the store in order; waiting
+//     requests are answered; ReadIndex reads are released once applied.
+//     Applying never blocks on watchers (kv drops slow stream watchers).
+//  6. Advance.
+//
+// Entry payload: an 8-byte little-endian request ID (0 when nobody waits)
+// followed by kv.AppendRequest. Conf change contexts are JSON
+// {"name","peerURLs","isLearner"}.
+//
+// # Time and expiry
+//
+// The member that proposes a write stamps kv.Request.Time; writes that
+// arrive at a follower are forwarded by httpapi to the leader's peer
+// listener, so the leader stamps them. On each tick the leader checks
+// kv.NextExpiry and proposes an OpExpire only when something is due: an
+// idle cluster writes nothing. Every member applies the same expiry at the
+// same log position, so expiry is deterministic across members.
+//
+// # Snapshots and restart
+//
+// After --snapshot-count applied entries the loop starts a snapshot of the
+// store at the applied index: a goroutine calls kv.Store.Save into a
+// snapshot.Writer; the loop waits only until Save has captured its state
+// (its first write), so writes continue while the snapshot is compressed
+// and fsynced. When it is committed the loop records the WAL marker,
+// MemoryStorage.CreateSnapshot (metadata only, no payload in memory),
+// compacts the in-memory log keeping CatchUpEntries (default 5000) for slow
+// followers, and releases WAL segments before the snapshot.
+//
+// On restart the newest snapshot the WAL has a marker for is restored
+// (kv.Restore, MemoryStorage.ApplySnapshot), then the WAL after it is
+// replayed into the MemoryStorage and raft hands the committed entries out
+// again to be applied.
+//
+// # Membership
+//
+// Through the members API (see httpapi): add (voter or learner), remove
+// (the leader too), update peer URLs, promote a learner once its match index
+// is at least 90% of the leader's. Changes take effect when applied; one at
+// a time. A member that applies its own removal closes Removed() and the
+// daemon exits. Peers whose IDs are under /0/removed_members are refused by
+// the transport (410 Gone).
+//
+// # Errors and timeouts
+//
+// A write or quorum read that is not done within RequestTimeout (default
+// 5 s), including while there is no leader, fails with
+// httpapi.ErrTimeout (error 300, "etcdserver: request timed out"). A WAL or
+// snapshot-install failure is fatal: Failed() is closed and the process
+// must exit and recover from disk.
+//
+// # Concurrency
+//
+// Member methods are safe for concurrent use. Start may be called once;
+// Stop may be called any number of times, from any goroutine except the
+// member's own callbacks.
+package server

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"cairn/kv"
+)
+
+// Entry payloads. A normal entry's data is the proposer's request ID
+// (8 bytes little-endian, 0 for requests nobody waits for) followed by
+// kv.AppendRequest. A conf change's Context is a confContext in JSON.
+
+func encodeEntry(id uint64, r *kv.Request) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, id)
+	return kv.AppendRequest(b, r)
+}
+
+func decodeEntry(data []byte) (uint64, kv.Request, error) {
+	if len(data) < 8 {
+		return 0, kv.Request{}, fmt.Errorf("%w: entry of %d bytes", ErrCorruptEntry, len(data))
+	}
+	r, err := kv.UnmarshalRequest(data[8:])
+	if err != nil {
+		return 0, kv.Request{}, fmt.Errorf("%w: %w", ErrCorruptEntry, err)
+	}
+	return binary.LittleEndian.Uint64(data), r, nil
+}
+
+// confContext is the Context of a membership change.
+type confContext struct {
+	Name      string   `json:"name,omitempty"`
+	PeerURLs  []string `json:"peerURLs"`
+	IsLearner bool     `json:"isLearner,omitempty"`
+}
+
+// Store layout (etcd's): cluster state under /0, user keys under /1.
+const (
+	membersDir   = "/0/members"
+	removedDir   = "/0/removed_members"
+	versionKey   = "/0/version"
+	raftAttrName = "raftAttributes"
+	attrName     = "attributes"
+)
+
+func memberDir(id uint64) string { return membersDir + "/" + strconv.FormatUint(id, 16) }
+
+// raftAttributes is the JSON value of /0/members/<id>/raftAttributes.
+type raftAttributes struct {
+	PeerURLs  []string `json:"peerURLs"`
+	IsLearner bool     `json:"isLearner,omitempty"`
+}
+
+// attributes is the JSON value of /0/members/<id>/attributes, published by
+// the member itself once it runs.
+type attributes struct {
+	Name       string   `json:"name,omitempty"`
+	ClientURLs []string `json:"clientURLs,omitempty"`
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("server: marshal " + err.Error())
+	}
+	return string(b)
+}

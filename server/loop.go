@@ -1,0 +1,550 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	lifecycle "cairn/init"
+	"cairn/kv"
+	"cairn/raft"
+	"cairn/server/transport"
+	"cairn/wal"
+)
+
+// run is the Ready loop (see doc.go): the only goroutine touching m.rn.
+func (m *Member) run() {
+	ticker := time.NewTicker(m.tickEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-m.failc:
+			<-m.stopc
+			return
+		case <-ticker.C:
+			m.rn.Tick()
+			m.maybeExpire()
+		case f := <-m.actc:
+			f(m.rn)
+			// Batch: everything already queued goes into the same Ready,
+			// so concurrent proposals share one WAL write and fsync.
+		drain:
+			for range 4096 {
+				select {
+				case f := <-m.actc:
+					f(m.rn)
+				default:
+					break drain
+				}
+			}
+		case res := <-m.snapc:
+			m.snapshotDone(res)
+		}
+		m.lastLoop.Store(time.Now().UnixNano())
+		for m.rn.HasReady() {
+			if err := m.handleReady(); err != nil {
+				m.fail(err)
+				break
+			}
+		}
+	}
+}
+
+// handleReady carries out one Ready in the order doc.go lists.
+func (m *Member) handleReady() error {
+	rd := m.rn.Ready()
+	if rd.SoftState != nil {
+		m.softStateChanged(*rd.SoftState)
+	}
+	// 1. Messages that acknowledge nothing may leave before persisting.
+	m.sendMessages(rd.Messages)
+	// 2. Persist: snapshot, then hard state and entries with one fdatasync.
+	if !rd.Snapshot.IsEmpty() {
+		if err := m.installSnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
+		if err := m.save(rd.HardState, rd.Entries); err != nil {
+			return fmt.Errorf("%w: %w", ErrFatal, err)
+		}
+		if !rd.HardState.IsEmpty() {
+			m.ms.SetHardState(rd.HardState)
+			m.term.Store(rd.HardState.Term)
+		}
+		if err := m.ms.Append(rd.Entries); err != nil {
+			return fmt.Errorf("%w: %w", ErrFatal, err)
+		}
+	}
+	// 3. Only now the acknowledgements of durable state.
+	m.sendMessages(rd.MessagesAfterPersist)
+	// 4. Apply, answer waiting requests and reads.
+	if err := m.applyEntries(rd.CommittedEntries); err != nil {
+		return err
+	}
+	if len(rd.ReadStates) > 0 {
+		m.mu.Lock()
+		m.pendingRead = append(m.pendingRead, rd.ReadStates...)
+		m.mu.Unlock()
+	}
+	m.serveReads()
+	// 5. Advance.
+	m.rn.Advance(rd)
+	m.maybeSnapshot()
+	return nil
+}
+
+func (m *Member) softStateChanged(ss raft.SoftState) {
+	prev := m.lead.Swap(ss.Lead)
+	wasLeader := m.isLeader.Swap(ss.RaftState == raft.StateLeader)
+	isLeader := ss.RaftState == raft.StateLeader
+	m.mu.Lock()
+	select {
+	case <-m.leaderCh:
+		if ss.Lead == raft.None {
+			m.leaderCh = make(chan struct{})
+		}
+	default:
+		if ss.Lead != raft.None {
+			close(m.leaderCh)
+		}
+	}
+	m.mu.Unlock()
+	switch {
+	case isLeader && !wasLeader:
+		m.logger.Info("elected leader", "id", hexID(m.id), "term", m.rn.Status().Term)
+	case prev != raft.None && ss.Lead == raft.None:
+		m.logger.Info("lost leader", "id", hexID(m.id), "previous", hexID(prev))
+	case ss.Lead != raft.None && ss.Lead != prev:
+		m.logger.Info("new leader", "id", hexID(m.id), "leader", hexID(ss.Lead))
+	}
+	lifecycle.Status(m.Status())
+}
+
+// sendMessages hands messages to the transport; MsgSnap goes through the
+// snapshot stream with the newest snapshot file as payload.
+func (m *Member) sendMessages(msgs []raft.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	plain := msgs[:0:0]
+	for _, msg := range msgs {
+		if msg.Type != raft.MsgSnap {
+			plain = append(plain, msg)
+			continue
+		}
+		rc, size, err := m.snapper.OpenRaw(msg.Snapshot.Meta)
+		if err != nil {
+			m.logger.Warn("cannot open snapshot to send", "to", hexID(msg.To), "index", msg.Snapshot.Meta.Index, "err", err)
+			to := msg.To
+			m.enqueue(func(rn *raft.RawNode) { rn.ReportSnapshot(to, raft.SnapshotFailure) })
+			continue
+		}
+		m.logger.Info("sending snapshot", "to", hexID(msg.To), "index", msg.Snapshot.Meta.Index, "bytes", size)
+		if sender, ok := m.snapSender(); ok {
+			sender(msg, rc, size)
+		} else {
+			rc.Close()
+		}
+	}
+	if len(plain) > 0 {
+		m.send(plain)
+	}
+}
+
+func (m *Member) snapSender() (func(raft.Message, io.ReadCloser, int64), bool) {
+	if m.tr == nil {
+		return nil, false
+	}
+	return m.tr.SendSnapshot, true
+}
+
+// enqueue runs f on the loop without blocking the caller (dropped if the
+// loop's queue is full: raft retries what matters).
+func (m *Member) enqueue(f func(*raft.RawNode)) {
+	select {
+	case m.actc <- f:
+	default:
+	}
+}
+
+// do runs f on the loop and waits for it to have run.
+func (m *Member) do(ctx context.Context, f func(*raft.RawNode)) error {
+	done := make(chan struct{})
+	select {
+	case m.actc <- func(rn *raft.RawNode) { f(rn); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopc:
+		return errStopped
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopc:
+		return errStopped
+	}
+}
+
+// installSnapshot makes a snapshot received from the leader (already stored
+// by ReceiveSnapshot) the member's state.
+func (m *Member) installSnapshot(s raft.Snapshot) error {
+	r, err := m.snapper.Open(s.Meta)
+	if err != nil {
+		return fmt.Errorf("%w: open received snapshot: %w", ErrFatal, err)
+	}
+	err = m.store.Restore(r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("%w: restore snapshot: %w", ErrFatal, err)
+	}
+	if err := m.wal.SaveSnapshot(wal.SnapshotMarker{Index: s.Meta.Index, Term: s.Meta.Term}); err != nil {
+		return fmt.Errorf("%w: %w", ErrFatal, err)
+	}
+	if err := m.ms.ApplySnapshot(s); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		return fmt.Errorf("%w: %w", ErrFatal, err)
+	}
+	m.confState = s.Meta.ConfState
+	m.applied.Store(s.Meta.Index)
+	m.appliedTerm = s.Meta.Term
+	m.snapIndex = s.Meta.Index
+	m.cluster.load(m.store)
+	m.syncPeers()
+	m.notifyApplied()
+	m.logger.Info("installed snapshot from leader", "index", s.Meta.Index, "store-index", m.store.Index())
+	return nil
+}
+
+// applyEntries applies committed entries in order and answers waiters.
+func (m *Member) applyEntries(ents []raft.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	for _, e := range ents {
+		if e.Index <= m.applied.Load() {
+			continue
+		}
+		switch e.Type {
+		case raft.EntryNormal:
+			if len(e.Data) > 0 {
+				if err := m.applyRequest(e); err != nil {
+					return err
+				}
+			}
+		case raft.EntryConfChange:
+			cc, err := raft.UnmarshalConfChange(e.Data)
+			if err != nil {
+				return fmt.Errorf("%w: index %d: %w", ErrCorruptEntry, e.Index, err)
+			}
+			m.applyConfChange(cc)
+		}
+		m.applied.Store(e.Index)
+		m.appliedTerm = e.Term
+	}
+	m.notifyApplied()
+	return nil
+}
+
+func (m *Member) notifyApplied() {
+	m.mu.Lock()
+	close(m.appliedCh)
+	m.appliedCh = make(chan struct{})
+	m.mu.Unlock()
+}
+
+func (m *Member) applyRequest(e raft.Entry) error {
+	id, req, err := decodeEntry(e.Data)
+	if err != nil {
+		return fmt.Errorf("index %d: %w", e.Index, err)
+	}
+	ev, err := m.store.Apply(req)
+	if req.Op == kv.OpExpire {
+		m.expirePending = time.Time{}
+	}
+	if err == nil && (strings.HasPrefix(req.Path, "/0/") || req.Op == kv.OpExpire) {
+		m.cluster.load(m.store)
+	}
+	m.trigger(id, result{ev, err})
+	return nil
+}
+
+func (m *Member) trigger(id uint64, r result) {
+	if id == 0 {
+		return
+	}
+	m.mu.Lock()
+	ch, ok := m.waiters[id]
+	delete(m.waiters, id)
+	m.mu.Unlock()
+	if ok {
+		ch <- r // buffered
+	}
+}
+
+// applyConfChange records a membership change in the store (etcd's layout)
+// and in raft.
+func (m *Member) applyConfChange(cc raft.ConfChange) {
+	var ctx confContext
+	if len(cc.Context) > 0 {
+		if err := jsonUnmarshal(cc.Context, &ctx); err != nil {
+			m.logger.Warn("conf change with bad context", "err", err)
+		}
+	}
+	dir := memberDir(cc.NodeID)
+	put := func(key, value string) {
+		if _, err := m.store.Apply(kv.Request{Op: kv.OpPut, Path: key, Value: value}); err != nil {
+			m.logger.Error("recording membership", "key", key, "err", err)
+		}
+	}
+	var err error
+	old, exists := m.cluster.get(cc.NodeID)
+	switch cc.Type {
+	case raft.ConfChangeAddVoter, raft.ConfChangeAddLearner:
+		urls := ctx.PeerURLs
+		if len(urls) == 0 && exists {
+			urls = old.PeerURLs
+		}
+		put(dir+"/"+raftAttrName, mustJSON(raftAttributes{PeerURLs: urls, IsLearner: cc.Type == raft.ConfChangeAddLearner}))
+		switch {
+		case exists && old.IsLearner && cc.Type == raft.ConfChangeAddVoter:
+			m.logger.Info("learner promoted", "member", hexID(cc.NodeID))
+		case cc.Type == raft.ConfChangeAddLearner:
+			m.logger.Info("learner added", "member", hexID(cc.NodeID), "peer-urls", urls)
+		default:
+			m.logger.Info("member added", "member", hexID(cc.NodeID), "peer-urls", urls)
+		}
+	case raft.ConfChangeRemove:
+		if exists {
+			if _, err := m.store.Apply(kv.Request{Op: kv.OpDelete, Path: dir, Dir: true, Recursive: true}); err != nil {
+				m.logger.Error("recording removal", "err", err)
+			}
+		}
+		put(removedDir+"/"+hexID(cc.NodeID), "")
+		m.logger.Info("member removed", "member", hexID(cc.NodeID))
+	case raft.ConfChangeUpdate:
+		if exists {
+			put(dir+"/"+raftAttrName, mustJSON(raftAttributes{PeerURLs: ctx.PeerURLs, IsLearner: old.IsLearner}))
+			m.logger.Info("member updated", "member", hexID(cc.NodeID), "peer-urls", ctx.PeerURLs)
+		} else {
+			err = errMemberNotFound
+		}
+	}
+	cs := m.rn.ApplyConfChange(cc)
+	if cs != nil {
+		m.confState = *cs
+	}
+	m.cluster.load(m.store)
+	m.syncPeers()
+	m.trigger(cc.ID, result{err: err})
+	if cc.Type == raft.ConfChangeRemove && cc.NodeID == m.id {
+		m.logger.Warn("this member was removed from the cluster; stopping")
+		m.mu.Lock()
+		select {
+		case <-m.removedc:
+		default:
+			close(m.removedc)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// syncPeers makes the transport's peers match the membership.
+func (m *Member) syncPeers() {
+	if m.tr == nil {
+		return
+	}
+	want := map[uint64][]string{}
+	for _, p := range m.joinPeers {
+		if id, err := parseHex(p.ID); err == nil {
+			want[id] = p.PeerURLs
+		}
+	}
+	for _, mem := range m.cluster.list() {
+		want[mem.ID] = mem.PeerURLs
+	}
+	for id, urls := range want {
+		if id == m.id || m.cluster.isRemoved(id) || len(urls) == 0 {
+			continue
+		}
+		if err := m.tr.AddPeer(id, urls); errors.Is(err, transport.ErrPeerExists) {
+			m.tr.UpdatePeer(id, urls)
+		}
+	}
+	m.cluster.mu.RLock()
+	removed := make([]uint64, 0, len(m.cluster.removed))
+	for id := range m.cluster.removed {
+		removed = append(removed, id)
+	}
+	m.cluster.mu.RUnlock()
+	for _, id := range removed {
+		m.tr.RemovePeer(id)
+	}
+}
+
+// maybeExpire proposes an expiry when the leader's clock passed the
+// earliest TTL; an idle store (nothing due) writes nothing.
+func (m *Member) maybeExpire() {
+	if !m.isLeader.Load() {
+		return
+	}
+	next, ok := m.store.NextExpiry()
+	now := m.now()
+	if !ok || next > now.UnixNano() {
+		return
+	}
+	if !m.expirePending.IsZero() && now.Sub(m.expirePending) < m.electionDur {
+		return
+	}
+	req := kv.Request{Op: kv.OpExpire, Time: now.UnixNano()}
+	if err := m.rn.Propose(encodeEntry(0, &req)); err == nil {
+		m.expirePending = now
+	}
+}
+
+// maybeSnapshot starts a snapshot once --snapshot-count entries were
+// applied since the last one. The store is saved on another goroutine; the
+// loop only waits until the store has captured its state.
+func (m *Member) maybeSnapshot() {
+	applied := m.applied.Load()
+	if m.snapshotting || applied-m.snapIndex < m.cfg.SnapshotCount || m.appliedTerm == 0 {
+		return
+	}
+	meta := raft.SnapshotMeta{Index: applied, Term: m.appliedTerm, ConfState: raft.ConfState{
+		Voters:   append([]uint64(nil), m.confState.Voters...),
+		Learners: append([]uint64(nil), m.confState.Learners...),
+	}}
+	m.snapshotting = true
+	captured := make(chan struct{})
+	var once sync.Once
+	capture := func() { once.Do(func() { close(captured) }) }
+	m.goFunc(func() {
+		err := m.writeSnapshot(meta, capture)
+		capture()
+		select {
+		case m.snapc <- snapResult{meta, err}:
+		case <-m.stopc:
+		}
+	})
+	select {
+	case <-captured:
+	case <-m.stopc:
+	}
+}
+
+func (m *Member) writeSnapshot(meta raft.SnapshotMeta, captured func()) error {
+	w, err := m.snapper.Create(meta)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := m.store.Save(&captureWriter{w: w, first: captured}); err != nil {
+		return err
+	}
+	return w.Commit()
+}
+
+// captureWriter reports its first Write: kv.Store.Save has captured its
+// state by then, so the loop may apply again.
+type captureWriter struct {
+	w     io.Writer
+	first func()
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	c.first()
+	return c.w.Write(p)
+}
+
+func (m *Member) snapshotDone(res snapResult) {
+	m.snapshotting = false
+	if res.err != nil {
+		m.logger.Error("snapshot failed", "index", res.meta.Index, "err", res.err)
+		return
+	}
+	if err := m.wal.SaveSnapshot(wal.SnapshotMarker{Index: res.meta.Index, Term: res.meta.Term}); err != nil {
+		m.fail(fmt.Errorf("%w: %w", ErrFatal, err))
+		return
+	}
+	if _, err := m.ms.CreateSnapshot(res.meta.Index, &res.meta.ConfState, nil); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		m.logger.Error("snapshot not recorded in raft storage", "err", err)
+		return
+	}
+	m.snapIndex = max(m.snapIndex, res.meta.Index)
+	if res.meta.Index > m.CatchUpEntries {
+		if err := m.ms.Compact(res.meta.Index - m.CatchUpEntries); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			m.logger.Warn("compacting the in-memory log", "err", err)
+		}
+	}
+	if err := m.wal.ReleaseBefore(res.meta.Index); err != nil {
+		m.logger.Warn("releasing old WAL segments", "err", err)
+	}
+	m.logger.Info("snapshot taken", "index", res.meta.Index, "term", res.meta.Term, "store-index", m.store.Index())
+}
+
+// serveReads answers ReadIndex requests whose index has been applied.
+func (m *Member) serveReads() {
+	applied := m.applied.Load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := m.pendingRead[:0]
+	for _, rs := range m.pendingRead {
+		if rs.Index > applied {
+			kept = append(kept, rs)
+			continue
+		}
+		id := readID(rs.RequestCtx)
+		if ch, ok := m.readWaiters[id]; ok {
+			delete(m.readWaiters, id)
+			ch <- rs.Index
+		}
+	}
+	m.pendingRead = kept
+}
+
+// Transport callbacks (transport.Raft).
+
+// Process steps a message received from a peer.
+func (m *Member) Process(ctx context.Context, msg raft.Message) error {
+	return m.do(ctx, func(rn *raft.RawNode) {
+		if err := rn.Step(msg); err != nil {
+			m.logger.Debug("step", "type", msg.Type.String(), "from", hexID(msg.From), "err", err)
+		}
+	})
+}
+
+// IsRemoved reports whether id was removed from the cluster.
+func (m *Member) IsRemoved(id uint64) bool { return m.cluster.isRemoved(id) }
+
+// ReportUnreachable tells raft a peer could not be reached.
+func (m *Member) ReportUnreachable(id uint64) {
+	m.enqueue(func(rn *raft.RawNode) { rn.ReportUnreachable(id) })
+}
+
+// ReportSnapshot tells raft how a snapshot send ended.
+func (m *Member) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	select {
+	case m.actc <- func(rn *raft.RawNode) { rn.ReportSnapshot(id, status) }:
+	case <-m.stopc:
+	}
+}
+
+// ReceiveSnapshot stores a snapshot streamed by the leader.
+func (m *Member) ReceiveSnapshot(ctx context.Context, msg raft.Message, payload io.Reader) error {
+	meta, err := m.snapper.Receive(payload)
+	if err != nil {
+		return err
+	}
+	if msg.Snapshot == nil || meta.Index != msg.Snapshot.Meta.Index || meta.Term != msg.Snapshot.Meta.Term {
+		return fmt.Errorf("server: received snapshot %d/%d does not match its MsgSnap", meta.Index, meta.Term)
+	}
+	m.logger.Info("received snapshot", "from", hexID(msg.From), "index", meta.Index)
+	return nil
+}

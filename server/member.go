@@ -1,0 +1,452 @@
+package server
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cairn/httpapi"
+	"cairn/kv"
+	"cairn/raft"
+	"cairn/server/config"
+	"cairn/server/transport"
+	"cairn/snapshot"
+	"cairn/wal"
+)
+
+// Errors, matched with errors.Is.
+var (
+	// ErrStarted is returned by a second Start.
+	ErrStarted = errors.New("server: already started")
+	// ErrBootstrap: the member could not create or join its cluster (peers
+	// did not answer in time, the member was not added, ...).
+	ErrBootstrap = errors.New("server: cannot bootstrap")
+	// ErrDataDir: the data directory cannot be used.
+	ErrDataDir = errors.New("server: bad data directory")
+	// ErrCorruptEntry: a committed entry does not decode; the member stops.
+	ErrCorruptEntry = errors.New("server: corrupt log entry")
+	// ErrFatal: a storage error the member cannot continue after.
+	ErrFatal = errors.New("server: fatal storage error")
+	// ErrRemoved: this member was removed from the cluster.
+	ErrRemoved = errors.New("server: member removed from the cluster")
+)
+
+// Defaults of the tunables on Member.
+const (
+	DefaultCatchUpEntries = 5000
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultBootstrapWait  = 5 * time.Minute
+)
+
+// Clock is the time source of a member (leader-stamped request times,
+// expiry checks). The default is the system clock.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// logStore is the durable log as the Ready loop uses it (*wal.WAL).
+type logStore interface {
+	Save(hs raft.HardState, ents []raft.Entry) (wal.SaveResult, error)
+	SaveSnapshot(m wal.SnapshotMarker) error
+	ReleaseBefore(index uint64) error
+	Close() error
+}
+
+// Member is one running cluster member: the Raft loop, its storage, the
+// peer transport and the client API. Create it with New, then Start; Stop
+// ends it.
+type Member struct {
+	// Tunables: set them between New and Start.
+
+	// CatchUpEntries is how many log entries are kept in memory after a
+	// snapshot so slow followers can catch up without a snapshot.
+	CatchUpEntries uint64
+	// RequestTimeout bounds each client proposal or quorum read.
+	RequestTimeout time.Duration
+	// BootstrapWait bounds waiting for the peers of a new cluster.
+	BootstrapWait time.Duration
+	// Clock is the time source; nil means the system clock.
+	Clock Clock
+	// UnsafeNoFsync turns off fsync in the WAL and snapshots: UNSAFE, for
+	// tests only.
+	UnsafeNoFsync bool
+
+	cfg    *config.Config
+	logger *slog.Logger
+	rand   *rand.Rand // guarded by randMu
+	randMu sync.Mutex
+
+	id, clusterID uint64
+	store         *kv.Store
+	ms            *raft.MemoryStorage
+	rn            *raft.RawNode // owned by the loop goroutine
+	wal           logStore
+	snapper       *snapshot.Snapshotter
+	tr            *transport.Transport
+	api           *httpapi.Handler
+	cluster       clusterView
+	joinPeers     []memberJSON
+
+	// send and save are the Ready loop's I/O seams (tests wrap them).
+	send func([]raft.Message)
+	save func(raft.HardState, []raft.Entry) error
+
+	clientLns, peerLns []net.Listener
+	servers            []*http.Server
+	peerRaft           atomic.Pointer[http.Handler]
+
+	actc  chan func(*raft.RawNode)
+	snapc chan snapResult
+
+	// Loop-owned state.
+	confState     raft.ConfState
+	appliedTerm   uint64
+	snapIndex     uint64
+	snapshotting  bool
+	expirePending time.Time
+	startCommit   uint64
+
+	// Published state.
+	lead        atomic.Uint64
+	term        atomic.Uint64
+	applied     atomic.Uint64
+	isLeader    atomic.Bool
+	lastLoop    atomic.Int64
+	reqSeq      atomic.Uint64
+	tickEvery   time.Duration
+	electionDur time.Duration
+
+	mu          sync.Mutex
+	waiters     map[uint64]chan result
+	readWaiters map[uint64]chan uint64
+	pendingRead []raft.ReadState
+	appliedCh   chan struct{} // closed and replaced after each apply batch
+	leaderCh    chan struct{} // closed while a leader is known
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stopc    chan struct{}
+	removedc chan struct{}
+	failc    chan struct{}
+	failErr  error
+	failOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+type result struct {
+	ev  *kv.Event
+	err error
+}
+
+type snapResult struct {
+	meta raft.SnapshotMeta
+	err  error
+}
+
+// New validates cfg and binds the client and peer listeners (so the
+// addresses are known, and taken, before Start). It does not touch the
+// data directory.
+func New(cfg *config.Config, logger *slog.Logger) (*Member, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var seed [16]byte
+	crand.Read(seed[:])
+	m := &Member{
+		CatchUpEntries: DefaultCatchUpEntries,
+		RequestTimeout: DefaultRequestTimeout,
+		BootstrapWait:  DefaultBootstrapWait,
+		cfg:            cfg,
+		logger:         logger,
+		rand:           rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		actc:           make(chan func(*raft.RawNode), 4096),
+		snapc:          make(chan snapResult, 1),
+		waiters:        map[uint64]chan result{},
+		readWaiters:    map[uint64]chan uint64{},
+		appliedCh:      make(chan struct{}),
+		leaderCh:       make(chan struct{}),
+		stopc:          make(chan struct{}),
+		removedc:       make(chan struct{}),
+		failc:          make(chan struct{}),
+	}
+	m.tickEvery = cfg.HeartbeatInterval
+	m.electionDur = cfg.ElectionTimeout
+	listen := func(urls []url.URL) ([]net.Listener, error) {
+		var out []net.Listener
+		for _, u := range urls {
+			ln, err := net.Listen("tcp", u.Host)
+			if err != nil {
+				for _, l := range out {
+					l.Close()
+				}
+				return nil, fmt.Errorf("server: listen on %s: %w", u.String(), err)
+			}
+			out = append(out, ln)
+		}
+		return out, nil
+	}
+	var err error
+	if m.peerLns, err = listen(cfg.ListenPeerURLs); err != nil {
+		return nil, err
+	}
+	if m.clientLns, err = listen(cfg.ListenClientURLs); err != nil {
+		for _, l := range m.peerLns {
+			l.Close()
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// ClientAddrs and PeerAddrs return the bound listener addresses.
+func (m *Member) ClientAddrs() []net.Addr { return addrs(m.clientLns) }
+
+// PeerAddrs returns the bound peer listener addresses.
+func (m *Member) PeerAddrs() []net.Addr { return addrs(m.peerLns) }
+
+func addrs(lns []net.Listener) []net.Addr {
+	out := make([]net.Addr, len(lns))
+	for i, l := range lns {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// goFunc runs f on a goroutine that Stop waits for.
+func (m *Member) goFunc(f func()) { m.wg.Go(f) }
+
+func (m *Member) now() time.Time {
+	if m.Clock != nil {
+		return m.Clock.Now()
+	}
+	return time.Now()
+}
+
+// Start opens or creates the member's storage (for a new cluster it first
+// exchanges member IDs with the peers listed in --initial-cluster; for
+// --initial-cluster-state existing it asks them for its ID), starts the
+// Raft loop and serves the listeners. ctx bounds the bootstrap; it is not
+// used afterwards. A second Start panics.
+func (m *Member) Start(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		panic("server: Start called twice")
+	}
+	m.api = httpapi.New(m, httpapi.Options{Timeout: m.RequestTimeout, Logf: m.logf})
+	peerMux := http.NewServeMux()
+	peerMux.HandleFunc("/cairn/id", m.serveID)
+	peerMux.HandleFunc("/cairn/members", m.serveMembers)
+	peerMux.HandleFunc("/raft/", func(w http.ResponseWriter, r *http.Request) {
+		h := m.peerRaft.Load()
+		if h == nil {
+			http.Error(w, "member starting", http.StatusServiceUnavailable)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+	peerMux.HandleFunc(httpapi.ForwardPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		if m.rn == nil {
+			http.Error(w, "member starting", http.StatusServiceUnavailable)
+			return
+		}
+		http.StripPrefix(httpapi.ForwardPrefix, m.api).ServeHTTP(w, r)
+	})
+	for _, ln := range m.peerLns {
+		m.serve(ln, peerMux)
+	}
+	if err := m.openStorage(ctx); err != nil {
+		m.Stop()
+		return err
+	}
+	m.tr = transport.New(transport.Config{
+		LocalID: m.id, ClusterID: m.clusterID, Raft: m, Logf: m.logf,
+		KeepAlive: min(time.Second, m.electionDur/2),
+	})
+	h := m.tr.Handler()
+	m.peerRaft.Store(&h)
+	m.syncPeers()
+	m.send = m.tr.Send
+	m.save = func(hs raft.HardState, ents []raft.Entry) error {
+		_, err := m.wal.Save(hs, ents)
+		return err
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:              m.id,
+		ElectionTick:    int(m.electionDur / m.tickEvery),
+		HeartbeatTick:   1,
+		Storage:         m.ms,
+		Applied:         m.applied.Load(),
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		CheckQuorum:     true,
+		PreVote:         true,
+		Rand:            rand.New(rand.NewPCG(m.rand.Uint64(), m.rand.Uint64())),
+		Logger:          raftLogger{m.logger},
+	})
+	if err != nil {
+		m.Stop()
+		return fmt.Errorf("server: %w", err)
+	}
+	m.rn = rn
+	hs, _, _ := m.ms.InitialState()
+	m.startCommit = hs.Commit
+	m.lastLoop.Store(time.Now().UnixNano())
+	m.goFunc(m.run)
+	m.goFunc(m.publish)
+	for _, ln := range m.clientLns {
+		m.serve(ln, m.api)
+	}
+	m.logger.Info("member started", "id", hexID(m.id), "cluster", hexID(m.clusterID), "name", m.cfg.Name,
+		"client", urlsString(m.cfg.AdvertiseClientURLs), "peer", urlsString(m.cfg.InitialAdvertisePeerURLs))
+	return nil
+}
+
+func (m *Member) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	m.mu.Lock()
+	m.servers = append(m.servers, srv)
+	m.mu.Unlock()
+	m.goFunc(func() { srv.Serve(ln) })
+}
+
+// Stop shuts the member down: listeners, transport, Raft loop, storage. It
+// is idempotent and blocks until every goroutine the member started has
+// exited.
+func (m *Member) Stop() {
+	m.stopOnce.Do(func() {
+		close(m.stopc)
+		if m.api != nil {
+			m.api.Close()
+		}
+		m.mu.Lock()
+		servers := m.servers
+		m.mu.Unlock()
+		for _, s := range servers {
+			s.Close()
+		}
+		for _, l := range append(m.peerLns, m.clientLns...) {
+			l.Close()
+		}
+		if m.tr != nil {
+			m.tr.Close()
+		}
+		m.wg.Wait()
+		if m.wal != nil {
+			m.wal.Close()
+		}
+		m.logger.Info("member stopped", "id", hexID(m.id))
+	})
+}
+
+// Removed is closed when this member applies its own removal; the process
+// should then Stop and exit.
+func (m *Member) Removed() <-chan struct{} { return m.removedc }
+
+// Failed is closed when the member hit a fatal error (Err says which); the
+// process must Stop and exit, then recover from disk on restart.
+func (m *Member) Failed() <-chan struct{} { return m.failc }
+
+// Err returns the fatal error after Failed is closed.
+func (m *Member) Err() error {
+	select {
+	case <-m.failc:
+		return m.failErr
+	default:
+		return nil
+	}
+}
+
+func (m *Member) fail(err error) {
+	m.failOnce.Do(func() {
+		m.failErr = err
+		m.logger.Error("member failed", "err", err)
+		close(m.failc)
+	})
+}
+
+// Healthy reports an error when the Raft loop has not run for several
+// election timeouts (the watchdog then stops being fed).
+func (m *Member) Healthy() error {
+	if m.Err() != nil {
+		return m.Err()
+	}
+	last := time.Unix(0, m.lastLoop.Load())
+	if d := time.Since(last); d > 3*m.electionDur+time.Second {
+		return fmt.Errorf("server: raft loop stalled for %v", d)
+	}
+	return nil
+}
+
+// Status is a summary for logs and sd_notify STATUS=.
+func (m *Member) Status() string {
+	role := "follower"
+	if m.isLeader.Load() {
+		role = "leader"
+	}
+	lead := m.lead.Load()
+	if lead == 0 {
+		return fmt.Sprintf("%s %s, no leader", m.cfg.Name, role)
+	}
+	return fmt.Sprintf("%s %s, leader %x, term %d", m.cfg.Name, role, lead, m.term.Load())
+}
+
+// ID returns the member ID.
+func (m *Member) ID() uint64 { return m.id }
+
+// ClusterID returns the cluster ID.
+func (m *Member) ClusterID() uint64 { return m.clusterID }
+
+func (m *Member) logf(format string, args ...any) {
+	m.logger.Debug(fmt.Sprintf(format, args...))
+}
+
+func hexID(id uint64) string { return fmt.Sprintf("%x", id) }
+
+func urlsString(us []url.URL) string {
+	s := ""
+	for i, u := range us {
+		if i > 0 {
+			s += ","
+		}
+		s += u.String()
+	}
+	return s
+}
+
+func urlStrings(us []url.URL) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.String()
+	}
+	return out
+}
+
+// dataDirs returns the WAL and snapshot directories under --data-dir.
+func (m *Member) dataDirs() (walDir, snapDir, idFile string) {
+	base := filepath.Join(m.cfg.DataDir, "member")
+	return filepath.Join(base, "wal"), filepath.Join(base, "snap"), filepath.Join(base, "id")
+}
+
+// raftLogger adapts slog to raft.Logger.
+type raftLogger struct{ l *slog.Logger }
+
+func (r raftLogger) Debugf(f string, a ...any)   { r.l.Debug(fmt.Sprintf(f, a...)) }
+func (r raftLogger) Infof(f string, a ...any)    { r.l.Debug(fmt.Sprintf(f, a...)) }
+func (r raftLogger) Warningf(f string, a ...any) { r.l.Warn(fmt.Sprintf(f, a...)) }
+func (r raftLogger) Errorf(f string, a ...any)   { r.l.Error(fmt.Sprintf(f, a...)) }
+func (r raftLogger) Panicf(f string, a ...any)   { panic(fmt.Sprintf(f, a...)) }
