@@ -6,6 +6,20 @@
 // Ousterhout 2014) and Ongaro's thesis; its interface is modeled on
 // etcd-io/raft's RawNode.
 //
+// # API notes (additions to the agreed API)
+//
+// The agreed API is implemented as specified. Added, all compile-compatible:
+// ErrInvalidConfig (wrapped by Validate), ErrInvalidMessage (Step on a
+// malformed message), ErrBootstrap; Status.Config (current membership);
+// the Progress and ProgressState types (Status.Progress holds copies of the
+// leader's view of each member, including inflight counts and whether
+// sending is paused); NewMemberID; and DescribeEntry, DescribeMessage,
+// DescribeConfChange, DescribeConfState and DescribeReady for logs and
+// tests. Ready must be followed by Advance before the next Ready (a second
+// Ready panics: a broken caller invariant). ReadIndex contexts must be
+// non-empty and unique among pending requests. types.go and encoding.go are
+// unchanged.
+//
 // # What raft does not do
 //
 // raft performs no I/O, starts no goroutines, reads no clock and uses no
@@ -107,7 +121,9 @@
 //     MemoryStorage.Compact. Keeping some entries after the snapshot (etcd
 //     keeps 5000) lets slow followers catch up from the log; a follower that
 //     needs compacted entries gets a MsgSnap and sees it as Ready.Snapshot.
-//     The transport reports the outcome with ReportSnapshot.
+//     The transport must report the outcome with ReportSnapshot
+//     (SnapshotFailure when a MsgSnap is dropped): until then the leader
+//     sends that follower nothing else.
 //   - Membership: one change at a time (single-server changes, Raft thesis
 //     §4.1): a change takes effect when applied, and the leader refuses a new
 //     one while one is proposed but not applied. AddVoter adds a voter or
@@ -132,13 +148,4 @@
 // append to it while raft reads). Slices in a Ready (entries, message
 // entries) alias raft's memory: read them, do not modify them, and do not
 // keep them past Advance without copying.
-//
-// # API notes for other packages
-//
-// Beyond the agreed API this package adds: ErrInvalidConfig (wrapped by
-// Validate), ErrInvalidMessage, ErrBootstrap, Status.Config and the Progress
-// type (Status.Progress reports a copy of the leader's view of each member),
-// ProgressState, NewMemberID, and the Describe* helpers used by tests and
-// logs. Ready must be followed by Advance before the next Ready (a second
-// Ready panics).
 package raft
