@@ -773,3 +773,50 @@ func TestProposalsBatchedPerReady(t *testing.T) {
 		t.Errorf("MsgApps per follower %v, want one each", per)
 	}
 }
+
+// TestLeaderCountsOnlyPersistedEntries: the leader's own vote towards a
+// commit quorum counts only once its entries are durable (at Advance).
+func TestLeaderCountsOnlyPersistedEntries(t *testing.T) {
+	env := newTestEnv(t, 3, "")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	env.mustRun("isolate 3")
+	leader := env.nodes[1]
+	if err := leader.rn.Propose([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	rd := leader.rn.Ready() // the leader has not persisted the entry yet
+	var app Message
+	for _, m := range rd.Messages {
+		if m.Type == MsgApp && m.To == 2 {
+			app = m
+		}
+	}
+	if err := env.nodes[2].rn.Step(app); err != nil {
+		t.Fatal(err)
+	}
+	env.queue = nil
+	env.processReady(2)
+	var ack Message
+	for _, m := range env.queue {
+		if m.Type == MsgAppResp && m.To == 1 {
+			ack = m
+		}
+	}
+	env.queue = nil
+	if err := leader.rn.Step(ack); err != nil {
+		t.Fatal(err)
+	}
+	index := app.Entries[0].Index
+	if c := leader.rn.Status().Commit; c >= index {
+		t.Fatalf("committed %d with only one of three members holding %d durably", c, index)
+	}
+	// Persist, then Advance: now two of three have it.
+	if err := leader.storage.Append(rd.Entries); err != nil {
+		t.Fatal(err)
+	}
+	leader.rn.Advance(rd)
+	if c := leader.rn.Status().Commit; c != index {
+		t.Fatalf("commit %d after the leader persisted, want %d", c, index)
+	}
+}
