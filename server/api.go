@@ -386,9 +386,14 @@ func (m *Member) publish() {
 		}
 		m.logger.Info("published member attributes", "name", m.cfg.Name, "client-urls", urlsString(m.cfg.AdvertiseClientURLs))
 	}
+	ready := func() { m.readyOnce.Do(func() { close(m.readyc) }) }
+	defer ready()
 	for {
 		if _, err := m.store.Get(versionKey, false, false, 0); err == nil {
 			return
+		}
+		if !m.isLeader.Load() {
+			ready()
 		}
 		if m.isLeader.Load() {
 			rctx, rcancel := context.WithTimeout(ctx, m.RequestTimeout)

@@ -136,14 +136,16 @@ type Member struct {
 	appliedCh   chan struct{} // closed and replaced after each apply batch
 	leaderCh    chan struct{} // closed while a leader is known
 
-	started  atomic.Bool
-	stopOnce sync.Once
-	stopc    chan struct{}
-	removedc chan struct{}
-	failc    chan struct{}
-	failErr  error
-	failOnce sync.Once
-	wg       sync.WaitGroup
+	started   atomic.Bool
+	stopOnce  sync.Once
+	stopc     chan struct{}
+	removedc  chan struct{}
+	readyc    chan struct{}
+	readyOnce sync.Once
+	failc     chan struct{}
+	failErr   error
+	failOnce  sync.Once
+	wg        sync.WaitGroup
 }
 
 type result struct {
@@ -183,6 +185,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Member, error) {
 		leaderCh:       make(chan struct{}),
 		stopc:          make(chan struct{}),
 		removedc:       make(chan struct{}),
+		readyc:         make(chan struct{}),
 		failc:          make(chan struct{}),
 	}
 	m.tickEvery = cfg.HeartbeatInterval
@@ -308,28 +311,55 @@ func (m *Member) Start(ctx context.Context) error {
 	m.lastLoop.Store(time.Now().UnixNano())
 	m.goFunc(m.run)
 	m.goFunc(m.publish)
-	for _, ln := range m.clientLns {
-		m.serve(ln, m.api)
-	}
+	// Clients are served once the member has published its attributes
+	// (and, on the leader, the cluster version), like etcd: so the first
+	// user write of a fresh cluster gets store index 4.
+	m.goFunc(func() {
+		select {
+		case <-m.readyc:
+		case <-m.stopc:
+			return
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		select {
+		case <-m.stopc:
+			return
+		default:
+		}
+		for _, ln := range m.clientLns {
+			m.serveLocked(ln, m.api)
+		}
+	})
 	m.logger.Info("member started", "id", hexID(m.id), "cluster", hexID(m.clusterID), "name", m.cfg.Name,
 		"client", urlsString(m.cfg.AdvertiseClientURLs), "peer", urlsString(m.cfg.InitialAdvertisePeerURLs))
 	return nil
 }
 
 func (m *Member) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.serveLocked(ln, h)
+}
+
+func (m *Member) serveLocked(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	m.servers = append(m.servers, srv)
-	m.mu.Unlock()
 	m.goFunc(func() { srv.Serve(ln) })
 }
+
+// ReadyNotify is closed once the member serves clients: it has caught up
+// with the log as of its start and published its attributes.
+func (m *Member) ReadyNotify() <-chan struct{} { return m.readyc }
 
 // Stop shuts the member down: listeners, transport, Raft loop, storage. It
 // is idempotent and blocks until every goroutine the member started has
 // exited.
 func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
+		m.mu.Lock()
 		close(m.stopc)
+		m.mu.Unlock()
 		if m.api != nil {
 			m.api.Close()
 		}

@@ -65,6 +65,11 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn: %v\n", err)
 		return 1
 	}
+	select {
+	case <-m.ReadyNotify():
+	case <-ctx.Done():
+	case <-m.Failed():
+	}
 	if _, err := lifecycle.Ready(m.Status()); err != nil {
 		logger.Warn("sd_notify READY failed", "err", err)
 	}
