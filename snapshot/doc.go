@@ -49,7 +49,7 @@
 //	  off  size
 //	  0    8     magic "cairnsnp"
 //	  8    4     format version, 1
-//	  12   4     L: length of the encoded membership, at most 1 MiB
+//	  12   4     L: length of the encoded membership, at most 64 KiB
 //	  16   8     Index of the last entry the snapshot covers
 //	  24   8     Term of that entry
 //	  32   L     membership: raft.AppendConfState (varint counts and IDs)
@@ -89,8 +89,8 @@
 // the snapshot visible.
 //
 // Malformed input (files or network streams) never panics and never makes
-// the reader allocate more than about 1 MiB for the header plus the bounded
-// zstd window.
+// the reader allocate more than about 600 KiB for the header (64 KiB of
+// encoded membership, decoded) plus the bounded zstd window and buffers.
 //
 // # Durability
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 
 	"cairn/raft"
 )
@@ -23,9 +24,10 @@ const (
 	minFileSize     = fixedHeaderSize + headerCRCSize + trailerSize
 
 	// maxConfStateSize bounds the encoded membership: a ConfState of
-	// thousands of members fits, and a hostile length field cannot make
-	// the reader allocate more than this for the header.
-	maxConfStateSize = 1 << 20
+	// thousands of members (at most 10 bytes each) fits, and a hostile
+	// header cannot make the reader allocate more than this plus 8 bytes
+	// per decoded ID (at most 64 Ki IDs, 512 KiB) for the header.
+	maxConfStateSize = 64 << 10
 
 	// maxPayloadSize bounds the payload length recorded in a trailer so
 	// that int64 arithmetic on it can never overflow.
@@ -59,16 +61,15 @@ func validMeta(m *raft.SnapshotMeta) error {
 	if m.Term == 0 {
 		return errors.New("term is 0")
 	}
-	seen := make(map[uint64]struct{}, len(m.ConfState.Voters)+len(m.ConfState.Learners))
-	for _, ids := range [][]uint64{m.ConfState.Voters, m.ConfState.Learners} {
-		for _, id := range ids {
-			if id == raft.None {
-				return errors.New("member ID 0 in membership")
-			}
-			if _, dup := seen[id]; dup {
-				return fmt.Errorf("member %x listed twice in membership", id)
-			}
-			seen[id] = struct{}{}
+	ids := make([]uint64, 0, len(m.ConfState.Voters)+len(m.ConfState.Learners))
+	ids = append(append(ids, m.ConfState.Voters...), m.ConfState.Learners...)
+	slices.Sort(ids)
+	for i, id := range ids {
+		if id == raft.None {
+			return errors.New("member ID 0 in membership")
+		}
+		if i > 0 && ids[i-1] == id {
+			return fmt.Errorf("member %x listed twice in membership", id)
 		}
 	}
 	return nil

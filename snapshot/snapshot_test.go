@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -209,6 +210,13 @@ func TestCreateRejectsInvalidMeta(t *testing.T) {
 		{"zero member", raft.SnapshotMeta{Index: 1, Term: 1, ConfState: raft.ConfState{Voters: []uint64{1, 0}}}},
 		{"duplicate voter", raft.SnapshotMeta{Index: 1, Term: 1, ConfState: raft.ConfState{Voters: []uint64{1, 1}}}},
 		{"voter and learner", raft.SnapshotMeta{Index: 1, Term: 1, ConfState: raft.ConfState{Voters: []uint64{1}, Learners: []uint64{1}}}},
+		{"membership too large", func() raft.SnapshotMeta {
+			m := raft.SnapshotMeta{Index: 1, Term: 1}
+			for i := range uint64(10000) {
+				m.ConfState.Voters = append(m.ConfState.Voters, 1<<63|i) // 10 bytes each as varint
+			}
+			return m
+		}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -932,4 +940,79 @@ func TestDecoderWindowLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// allocated returns the bytes allocated on the heap while fn runs.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestBoundedMemory: hostile headers and huge payloads are handled in
+// bounded memory. The payload is streamed, never held: reading a snapshot
+// of hundreds of MiB allocates a few MiB.
+func TestBoundedMemory(t *testing.T) {
+	// A header with the largest allowed membership, all one ID.
+	cs := binary.AppendUvarint(nil, maxConfStateSize-3)
+	for len(cs) < maxConfStateSize {
+		cs = append(cs, 1)
+	}
+	hdr := []byte(fileMagic)
+	hdr = binary.LittleEndian.AppendUint32(hdr, formatVersion)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(cs)))
+	hdr = binary.LittleEndian.AppendUint64(hdr, 1)
+	hdr = binary.LittleEndian.AppendUint64(hdr, 1)
+	hdr = append(hdr, cs...)
+	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
+	hdr = binary.LittleEndian.AppendUint32(hdr, 0)
+	hostile := fixChecksums(append(hdr, make([]byte, 64)...))
+	var err error
+	if n := allocated(func() { _, _, err = decodeBytes(hostile) }); n > 2<<20 {
+		t.Errorf("hostile header: %d bytes allocated", n)
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("hostile header: err = %v, want ErrCorrupt", err)
+	}
+
+	// A payload far larger than what the reader may allocate.
+	size := 512 << 20
+	if testing.Short() {
+		size = 32 << 20
+	}
+	var body bytes.Buffer
+	enc, err := newEncoder(&body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	crc := uint32(0)
+	for range size / len(chunk) {
+		enc.Write(chunk)
+		crc = crc32.Update(crc, castagnoli, chunk)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := buildFile(t, testMeta(1, 1), body.Bytes(), uint64(size), crc)
+	var n int64
+	alloc := allocated(func() {
+		fi, verr := verify(bytes.NewReader(file), int64(len(file)))
+		if verr != nil {
+			err = verr
+			return
+		}
+		r := newReader(bytes.NewReader(file), fi, nil)
+		n, err = io.Copy(io.Discard, r)
+		r.Close()
+	})
+	if err != nil || n != int64(size) {
+		t.Fatalf("read %d of %d bytes: %v", n, size, err)
+	}
+	if alloc > 16<<20 {
+		t.Errorf("reading a %d MiB payload allocated %d MiB", size>>20, alloc>>20)
+	}
+	t.Logf("%d MiB payload, %d KiB compressed, read with %d KiB allocated", size>>20, len(file)>>10, alloc>>10)
 }
