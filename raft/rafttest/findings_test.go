@@ -161,3 +161,82 @@ func TestFindingStaleVoteRequestUnanswered(t *testing.T) {
 		t.Fatalf("no leader 40 election timeouts after healing (want 4)\n%s", describe(nw))
 	}
 }
+
+// Finding 4 (safety of ReadOnlyLeaseBased reads, with no clock drift at
+// all). The lease leader answers ReadIndex from its commit index as long as
+// it believes it leads, and it stops believing so only at its next
+// CheckQuorum, which runs every ElectionTick ticks and passes if a quorum
+// was heard from at any time since the previous one. Followers may elect a
+// new leader ElectionTick ticks after they last heard from the old one, so
+// the old leader goes on serving reads after a new leader has committed
+// writes, for up to about ElectionTick ticks (2*ElectionTick after its last
+// contact). TransferLeader widens the window further: it resets
+// electionElapsed, which postpones the next CheckQuorum. Here the leader is
+// cut off (and in one case tries to transfer leadership, the MsgTimeoutNow
+// being lost), a new leader commits a write, and the old leader answers a
+// lease read with an index that misses it: a stale read. Found by
+// TestRandomizedSafety seed 601; in a quick sweep of 200 seeds of the
+// first case, 133 served a stale read. A safe lease needs a freshness check
+// at read time: serve only while a quorum acknowledged a heartbeat that was
+// sent less than ElectionTick ticks ago (minus a drift margin), and never
+// extend that on a transfer.
+func TestFindingLeaseReadAfterDeposition(t *testing.T) {
+	tests := []struct {
+		name     string
+		seed     uint64
+		transfer bool
+	}{
+		{"leader cut off", 200, false},
+		{"leader cut off while transferring", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nw := newNet(t, tt.seed, 3, func(c *raft.Config) {
+				c.CheckQuorum = true
+				c.ReadOnlyOption = raft.ReadOnlyLeaseBased
+			})
+			elect(t, nw, 1)
+			if tt.transfer {
+				propose(t, nw, 1, "before")
+				nw.Ticks(5)
+			}
+			var answered []raft.ReadState
+			nw.OnReady = func(id uint64, rd *raft.Ready) {
+				if id == 1 {
+					answered = append(answered, rd.ReadStates...)
+				}
+			}
+			nw.Isolate(1)
+			if tt.transfer {
+				if err := nw.TransferLeader(1, 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var lead uint64
+			for range 40 {
+				nw.Tick()
+				if l := nw.Leader(); l == 2 || l == 3 {
+					lead = l
+					break
+				}
+			}
+			if lead == 0 {
+				t.Fatalf("setup: no new leader on the majority side\n%s", describe(nw))
+			}
+			propose(t, nw, lead, "after")
+			nw.Settle()
+			committed := nw.MaxCommitted()
+			if err := nw.ReadIndex(1, []byte("read")); err != nil {
+				t.Fatal(err)
+			}
+			nw.Settle()
+			noErr(t, nw)
+			for _, rs := range answered {
+				if rs.Index < committed {
+					t.Fatalf("deposed leader 1 (state %v) served a lease read at index %d at tick %d, but %d was committed by leader %d before the read: stale read",
+						nw.Member(1).State(), rs.Index, nw.Now(), committed, lead)
+				}
+			}
+		})
+	}
+}

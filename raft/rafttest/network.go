@@ -510,6 +510,19 @@ func (nw *Network) TransferLeader(id, target uint64) error {
 	return nil
 }
 
+// ReadIndex asks member id for a read index (raft.RawNode.ReadIndex) with
+// request context ctx; the answer arrives in a later Ready's ReadStates
+// (see OnReady).
+func (nw *Network) ReadIndex(id uint64, ctx []byte) error {
+	m, err := nw.running(id)
+	if err != nil {
+		return err
+	}
+	m.node.ReadIndex(ctx)
+	nw.process(m)
+	return nil
+}
+
 // Compact makes member id take a snapshot of its state machine at its
 // applied index and discard its log up to keep entries before it.
 func (nw *Network) Compact(id uint64, keep uint64) error {
