@@ -595,15 +595,30 @@ func (c *Cluster) memberByPeerURL(via *Proc, peerURL string) (Member, error) {
 }
 
 // RemoveMember removes p from the cluster through via and marks it removed;
-// it does not stop p's process.
+// it does not stop p's process. Like adds, removals the cluster refuses as
+// unhealthy (5xx) or that time out are retried every 200 ms within
+// addRetryFor; a 404 or 410 after a retry means an earlier attempt took
+// effect.
 func (c *Cluster) RemoveMember(via, p *Proc) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := via.Client(nil).RemoveMember(ctx, p.ID); err != nil {
-		return fmt.Errorf("e2e: remove %s via %s: %w", p.Name, via.Name, err)
+	cl := via.Client(nil)
+	defer cl.CloseIdle()
+	deadline := time.Now().Add(addRetryFor)
+	var err error
+	for i := 0; i < int(addRetryFor/(200*time.Millisecond))+1 && time.Now().Before(deadline); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = cl.RemoveMember(ctx, p.ID)
+		cancel()
+		var ae *APIError
+		if err == nil || (i > 0 && errors.As(err, &ae) && (ae.Status == 404 || ae.Status == 410)) {
+			p.Removed = true
+			return nil
+		}
+		if !errors.Is(err, ErrTimeout) && !(errors.As(err, &ae) && ae.Status >= 500) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	p.Removed = true
-	return nil
+	return fmt.Errorf("e2e: remove %s via %s: %w", p.Name, via.Name, err)
 }
 
 // Rejoin gives a removed member back a place: it is added as a new member
