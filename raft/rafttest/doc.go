@@ -69,14 +69,36 @@
 //     member never votes twice in a term, even across crashes.
 //   - Wire sanity: no local message types on the wire, From is the sender.
 //
+// # What the randomized test asserts
+//
+// TestRandomizedSafety runs seeded chaos scenarios on clusters of 3 or 5:
+// random partitions and leader isolation, crashes (also inside the Ready
+// loop) and restarts from persisted state, message loss, duplication, delay
+// and reordering, proposals at leaders and followers, ReadIndex requests,
+// log compaction (so snapshots are sent), leadership transfers, and
+// membership changes (add voters and learners, promote learners, remove
+// voters, learners and the leader). PreVote, CheckQuorum, MaxSizePerMsg,
+// MaxInflightMsgs, MaxUncommittedEntriesSize, transport loss reports and
+// re-snapshotting on member addition vary by seed. Besides the checker it
+// asserts that every ReadIndex answer is at least the highest index known
+// committed when the request was made (linearizable reads), and, after the
+// faults heal, liveness and the fate of every proposal; the test's comment
+// states these assertions precisely.
+//
 // # Running
 //
-//	go test ./raft/rafttest                               # everything, about a minute or two
-//	go test -short ./raft/rafttest                        # fewer seeds and trials
-//	go test ./raft/rafttest -run 'TestRandomizedSafety$' -v -seed 42   # replay one seed, with a trace
-//	go test ./raft/rafttest -run 'TestRandomizedSafety$' -seeds 10000  # more seeds
-//	go test ./raft/rafttest -run TestElectionTiming -v    # the timing distribution
-//	go test ./raft/rafttest -run '^$' -bench Commit       # throughput of the core
+//	go test ./raft/rafttest                          # everything, well under a minute on an idle box
+//	go test -short ./raft/rafttest                   # fewer seeds and trials, a few seconds
+//	go test ./raft/rafttest -run 'TestRandomizedSafety$' -v -seed 42     # replay one seed, with a trace
+//	go test ./raft/rafttest -run 'TestRandomizedSafety$' -seeds 20000 -firstseed 7000
+//	go test ./raft/rafttest -run 'TestRandomizedSafety$' -leasereads   # also ReadOnlyLeaseBased
+//	go test ./raft/rafttest -run TestElectionTiming -v                  # the timing distribution
+//	go test ./raft/rafttest -run '^$' -bench .                          # core throughput, election timing
+//
+// The default randomized run is bounded by a seed count (6000, 300 with
+// -short) and by wall time (60 s, 15 s with -short), whichever comes first.
+// Problems found in the core are kept as small deterministic tests in
+// findings_test.go.
 //
 // # Concurrency
 //
