@@ -1,10 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +35,7 @@ type Handler struct {
 	timeout time.Duration
 	logf    func(format string, args ...any)
 	mux     *http.ServeMux
-	proxy   *httputil.ReverseProxy
+	client  *http.Client
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -50,17 +50,7 @@ func New(b Backend, opts Options) *Handler {
 	if h.logf == nil {
 		h.logf = func(string, ...any) {}
 	}
-	h.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			target := pr.In.Context().Value(forwardKey{}).(*url.URL)
-			pr.SetURL(target)
-			pr.Out.Header.Set(ForwardedHeader, "1")
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			h.logf("httpapi: forwarding %s %s to the leader: %v", r.Method, r.URL.Path, err)
-			writeEtcdError(w, ecodeRaftInternal, errMessages[ecodeRaftInternal], ErrTimeout.Error(), 0)
-		},
-	}
+	h.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v2/keys", h.serveKeys)
 	mux.HandleFunc("/v2/keys/", h.serveKeys)
@@ -85,24 +75,72 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-type forwardKey struct{}
+// maxForwardBody bounds the body of a forwarded write.
+const maxForwardBody = 64 << 20
 
-// forward proxies a write to the leader and reports whether it did. A
-// request that was already forwarded once is handled here.
+// forward sends a write to the leader and copies its answer back, and
+// reports whether it did. A request that was already forwarded once is
+// handled here. If the leader cannot be reached (it just failed or was
+// removed), forward retries, following leader changes, until the request
+// timeout, and handles the request here if this member became the leader
+// or no leader is known.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get(ForwardedHeader) != "" {
 		return false
 	}
-	base, ok := h.b.ForwardURL()
-	if !ok {
+	if _, ok := h.b.ForwardURL(); !ok {
 		return false
 	}
-	target, err := url.Parse(base)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody))
 	if err != nil {
-		return false
+		writeEtcdError(w, ecodeInvalidForm, errMessages[ecodeInvalidForm], err.Error(), 0)
+		return true
 	}
-	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, target))
-	w.Header().Del("X-Etcd-Cluster-Id") // the leader sets it
-	h.proxy.ServeHTTP(w, r)
-	return true
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	for {
+		base, ok := h.b.ForwardURL()
+		if !ok {
+			return false
+		}
+		resp, err := h.forwardOnce(ctx, r, base, body)
+		if err == nil {
+			defer resp.Body.Close()
+			for k, vs := range resp.Header {
+				if k == "Content-Length" || k == "Date" {
+					continue
+				}
+				w.Header()[k] = vs
+			}
+			w.WriteHeader(resp.StatusCode)
+			io.Copy(w, resp.Body)
+			return true
+		}
+		h.logf("httpapi: forwarding %s %s to the leader: %v", r.Method, r.URL.Path, err)
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			writeEtcdError(w, ecodeRaftInternal, errMessages[ecodeRaftInternal], ErrTimeout.Error(), 0)
+			return true
+		case <-t.C:
+		}
+	}
+}
+
+func (h *Handler) forwardOnce(ctx context.Context, r *http.Request, base string, body []byte) (*http.Response, error) {
+	u := base + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	out, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		out.Header.Set("Content-Type", ct)
+	}
+	out.Header.Set(ForwardedHeader, "1")
+	return h.client.Do(out)
 }

@@ -51,8 +51,15 @@ func (m *Member) waitLeader(ctx context.Context) error {
 		m.mu.Unlock()
 		select {
 		case <-ch:
-			if m.lead.Load() != raft.None {
+			lead := m.lead.Load()
+			if lead != raft.None && !m.cluster.isRemoved(lead) {
 				return nil
+			}
+			if lead != raft.None {
+				// The leader applied its own removal: wait for the next.
+				if err := m.pause(ctx, m.tickEvery); err != nil {
+					return err
+				}
 			}
 		case <-ctx.Done():
 			return httpapi.ErrTimeout
@@ -246,7 +253,7 @@ func (m *Member) ForwardURL() (string, bool) {
 		return "", false
 	}
 	mem, ok := m.cluster.get(lead)
-	if !ok || len(mem.PeerURLs) == 0 {
+	if !ok || len(mem.PeerURLs) == 0 || m.cluster.isRemoved(lead) {
 		return "", false
 	}
 	return mem.PeerURLs[0] + httpapi.ForwardPrefix, true

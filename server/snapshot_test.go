@@ -1,0 +1,65 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func listDir(t *testing.T, dir, suffix string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), suffix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestSnapshotReleaseAndRestart(t *testing.T) {
+	nodes := newCluster(t, 1, func(m *Member) { m.CatchUpEntries = 2 },
+		"--snapshot-count", "10", "--max-wal-segment-size", "65536")
+	n := nodes[0]
+	big := strings.Repeat("x", 4000)
+	keys := 60
+	if testing.Short() {
+		keys = 40
+	}
+	for i := range keys {
+		put(t, n, fmt.Sprintf("/k%d", i), big)
+	}
+	walDir, snapDir, _ := n.m.dataDirs()
+	if snaps := listDir(t, snapDir, ".snap"); len(snaps) == 0 {
+		t.Fatalf("no snapshot after %d writes with --snapshot-count 10", keys)
+	}
+	segs := listDir(t, walDir, ".wal")
+	if len(segs) == 0 || strings.HasPrefix(segs[0], "0000000000000001-") {
+		t.Fatalf("first WAL segment not released: %v", segs)
+	}
+	before := n.m.store.Index()
+
+	n.m.Stop()
+	n.start(t, nodes, "new", nil)
+	if n.m.snapIndex == 0 {
+		t.Fatal("restart did not load a snapshot")
+	}
+	for _, i := range []int{0, keys / 2, keys - 1} {
+		r := quorumGet(t, n, fmt.Sprintf("/k%d", i))
+		if r.code != 200 || !strings.Contains(r.body, big) {
+			t.Fatalf("key %d after restart: %d %.100s", i, r.code, r.body)
+		}
+	}
+	if got := n.m.store.Index(); got != before {
+		t.Fatalf("store index after restart = %d, want %d", got, before)
+	}
+	if _, err := os.Stat(filepath.Join(snapDir)); err != nil {
+		t.Fatal(err)
+	}
+}
