@@ -48,7 +48,7 @@ func BenchmarkFdatasyncRaw(b *testing.B) {
 			}
 			defer f.Close()
 			if prealloc {
-				if err := preallocate(f, 64<<20); err != nil {
+				if err := preallocate(&benchOps, f, 64<<20); err != nil {
 					b.Fatal(err)
 				}
 				if err := f.Sync(); err != nil {
@@ -132,7 +132,7 @@ func BenchmarkSaveVsRaw(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	if err := preallocate(f, 64<<20); err != nil {
+	if err := preallocate(&benchOps, f, 64<<20); err != nil {
 		b.Fatal(err)
 	}
 	if err := f.Sync(); err != nil {
@@ -167,3 +167,5 @@ func BenchmarkSaveVsRaw(b *testing.B) {
 	b.ReportMetric(float64(b.N)/wal.Seconds(), "wal_batches/s")
 	b.ReportMetric(raw.Seconds()/wal.Seconds(), "wal/raw")
 }
+
+var benchOps = defaultOps()

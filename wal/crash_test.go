@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"cairn/raft"
@@ -204,12 +206,18 @@ func (b *builtLog) prefixOf(st prefixState) int {
 // .broken copy when the tail was torn.
 func (b *builtLog) checkRepair(t *testing.T, kind outcomeKind, want prefixState) {
 	t.Helper()
-	w, err := Open(b.dir, SnapshotMarker{}, b.opts)
+	var logs bytes.Buffer
+	opts := *b.opts
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	w, err := Open(b.dir, SnapshotMarker{}, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 	_, hs, ents, err := w.ReadAll()
+	if reported := strings.Contains(logs.String(), "torn tail"); reported != (kind == torn) {
+		t.Errorf("kind %v, but torn tail logged = %v: %q", kind, reported, logs.String())
+	}
 	if kind == corrupt {
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("ReadAll: %v, want ErrCorrupt", err)

@@ -114,7 +114,9 @@
 //
 //   - only zero bytes from there to the end of the file: the end of the log;
 //   - otherwise, if no intact frame (own CRC matching its stored previous CRC)
-//     starts after the damaged one: a torn tail, the batch a crash
+//     starts after the damaged one (inside the extent a readable damaged
+//     header claims, only a frame chained to the damaged record's stored CRC
+//     counts, since the payload may hold any bytes): a torn tail, the batch a crash
 //     interrupted. ReadAll copies the segment to "<name>.broken", truncates
 //     the damage, preallocates again (so the rest reads as zeros), fsyncs,
 //     and logs a warning; Verify returns it as an error wrapping

@@ -19,6 +19,8 @@ type fileOps struct {
 	// fsync flushes f, data and metadata; used for directories and for files
 	// whose size or name changed.
 	fsync func(f *os.File) error
+	// fallocate reserves the first size bytes of f, growing it.
+	fallocate func(f *os.File, size int64) error
 }
 
 func defaultOps() fileOps {
@@ -26,6 +28,7 @@ func defaultOps() fileOps {
 		writeAt:   func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) },
 		fdatasync: fdatasync,
 		fsync:     func(f *os.File) error { return f.Sync() },
+		fallocate: fallocate,
 	}
 }
 
@@ -40,6 +43,9 @@ func (o fileOps) withDefaults() fileOps {
 	}
 	if o.fsync == nil {
 		o.fsync = d.fsync
+	}
+	if o.fallocate == nil {
+		o.fallocate = d.fallocate
 	}
 	return o
 }
@@ -124,6 +130,26 @@ func writeFull(ops *fileOps, f *os.File, b []byte, off int64) error {
 	n, err := ops.writeAt(f, b, off)
 	if err == nil && n != len(b) {
 		err = fmt.Errorf("short write of %d of %d bytes to %s", n, len(b), filepath.Base(f.Name()))
+	}
+	return err
+}
+
+// preallocate grows f to size bytes that read as zeros, reserving the blocks
+// with fallocate so that appends need no allocation and fdatasync no size
+// update. Where the file system cannot (EOPNOTSUPP and the like), it falls
+// back to ftruncate, which extends the size without reserving blocks. It
+// never shrinks f.
+func preallocate(ops *fileOps, f *os.File, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() >= size {
+		return nil
+	}
+	err = ops.fallocate(f, size)
+	if err != nil && fallocateUnsupported(err) {
+		err = f.Truncate(size)
 	}
 	return err
 }

@@ -68,11 +68,7 @@ func FuzzDecodeSegment(f *testing.F) {
 // must never panic, and what it accepts must re-encode to a record that
 // decodes to the same value.
 func FuzzDecodeBatch(f *testing.F) {
-	for _, r := range []batchRecord{
-		{Batch: 1, HasState: true, State: raft.HardState{Term: 1, Vote: 2, Commit: 3}},
-		{Batch: 7, Entries: mkEnts(5, 3, 2, 10)},
-		{Batch: 1 << 40, HasState: true, State: raft.HardState{Term: 9}, Entries: mkEnts(1<<50, 1, 9, 0)},
-	} {
+	for _, r := range batchSeeds() {
 		f.Add(r.append(nil))
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -132,9 +128,6 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		t.Skip("set WAL_WRITE_CORPUS=1 to regenerate testdata/fuzz")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzDecodeSegment")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	seeds := fuzzSeeds(t)
 	// Damaged variants too: torn, flipped, duplicated.
 	s := seeds[len(seeds)-1]
@@ -143,10 +136,31 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	flip[len(flip)/2] ^= 4
 	dup := append(append([]byte(nil), s...), s[len(s)-48:]...)
 	seeds = append(seeds, torn, flip, dup)
+	writeCorpus(t, dir, seeds)
+	var batches [][]byte
+	for _, r := range batchSeeds() {
+		batches = append(batches, r.append(nil))
+	}
+	writeCorpus(t, filepath.Join("testdata", "fuzz", "FuzzDecodeBatch"), batches)
+}
+
+func writeCorpus(t *testing.T, dir string, seeds [][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i, b := range seeds {
 		content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%d", i)), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func batchSeeds() []batchRecord {
+	return []batchRecord{
+		{Batch: 1, HasState: true, State: raft.HardState{Term: 1, Vote: 2, Commit: 3}},
+		{Batch: 7, Entries: mkEnts(5, 3, 2, 10)},
+		{Batch: 1 << 40, HasState: true, State: raft.HardState{Term: 9}, Entries: mkEnts(1<<50, 1, 9, 0)},
 	}
 }

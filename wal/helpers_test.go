@@ -174,6 +174,7 @@ func faultOps(op string, n int, err error) fileOps {
 			}
 			return d.fsync(f)
 		},
+		fallocate: d.fallocate,
 	}
 }
 

@@ -125,31 +125,34 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 
 // damaged decides what a record that fails to decode at off means.
 //
+//   - In a segment that is not the last: corruption, even if only zeros
+//     follow (a cut truncates the old segment to its records first).
 //   - Only zero bytes from off to the end: the clean end of the log (the
 //     rest is preallocated space).
-//   - In a segment that is not the last, or before the segment's own header
-//     records, or a frame whose own CRC is right but which does not continue
-//     the chain: corruption (none of these can come from a crash).
-//   - Otherwise, if any intact frame (one whose CRC matches its stored
-//     previous CRC) starts after the damaged record, data written after the
-//     damaged record was complete, so the damaged record was durable once:
-//     corruption. A crash cannot do this, because Save writes one record per
+//   - Before the segment's own header records, or a frame whose own CRC is
+//     right but which does not continue the chain: corruption (a crash
+//     cannot produce either).
+//   - Otherwise, if an intact frame (one whose CRC matches its stored
+//     previous CRC) starts after the extent the damaged header claims, or
+//     anywhere after it while chained to the damaged record's stored CRC,
+//     data written after the damaged record was complete, so the damaged
+//     record was durable once: corruption. A crash cannot do this, because Save writes one record per
 //     batch and the next batch starts only after fdatasync returned.
 //   - Else the damage is a torn tail: the last batch was being written when
 //     the machine stopped. It is truncated.
 func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, cause error) error {
 	rest := data[off:]
+	if !last {
+		// A cut truncates a segment to its records before the next one is
+		// created, so even zeros here mean lost records.
+		return corruptf(s.name, int64(off), "damaged record in a segment that is not the last: %v", cause)
+	}
 	if allZero(rest) {
 		if n < 2 {
 			return corruptf(s.name, int64(off), "segment ends before its segment and metadata records")
 		}
-		if last {
-			r.tailOff = int64(off)
-		}
+		r.tailOff = int64(off)
 		return nil
-	}
-	if !last {
-		return corruptf(s.name, int64(off), "damaged record in a segment that is not the last: %v", cause)
 	}
 	if n < 2 {
 		return corruptf(s.name, int64(off), "damaged segment header: %v", cause)
@@ -162,8 +165,8 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, caus
 	// a frame) only a frame chained to the damaged record's stored CRC
 	// counts; that catches a damaged length that hides its successor.
 	claimedEnd := off + 8
-	if size, ok := headerSize(rest); ok && off+size <= len(data) {
-		claimedEnd = off + size
+	if size, ok := headerSize(rest); ok {
+		claimedEnd = off + size // capped at the end of the file
 	}
 	var storedCRC uint32
 	hasCRC := len(rest) >= 12

@@ -3,9 +3,11 @@ package wal
 import (
 	"errors"
 	"os"
-
 	"syscall"
 )
+
+// The system calls come from the standard syscall package rather than
+// golang.org/x/sys/unix: see the package documentation's caveats.
 
 func fdatasync(f *os.File) error {
 	for {
@@ -16,31 +18,22 @@ func fdatasync(f *os.File) error {
 	}
 }
 
-// preallocate reserves size bytes for f with fallocate (mode 0: the file
-// size grows to size and the new range reads as zeros). Where the file system
-// does not support it, it falls back to ftruncate, which extends the size
-// without reserving blocks. It never shrinks f.
-func preallocate(f *os.File, size int64) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() >= size {
-		return nil
-	}
+// fallocate reserves blocks for the first size bytes of f (mode 0: the file
+// size grows to size and the new range reads as zeros).
+func fallocate(f *os.File, size int64) error {
 	for {
-		err = syscall.Fallocate(int(f.Fd()), 0, 0, size)
+		err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
 		if err != syscall.EINTR {
-			break
+			return err
 		}
 	}
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
-		return f.Truncate(size)
-	}
-	return err
+}
+
+// fallocateUnsupported reports whether err means the file system cannot
+// preallocate, so that ftruncate should be used instead.
+func fallocateUnsupported(err error) bool {
+	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported)
 }
 
 // lockDir takes an exclusive advisory lock on the directory, held as long as

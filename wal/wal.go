@@ -268,7 +268,7 @@ func (w *WAL) openTail(r *replay) error {
 			return err
 		}
 	}
-	if err := preallocate(f, w.opts.SegmentSize); err != nil {
+	if err := preallocate(&w.opts.ops, f, w.opts.SegmentSize); err != nil {
 		f.Close()
 		return err
 	}
@@ -470,7 +470,7 @@ func (w *WAL) newSegment(seq, first uint64) error {
 	if err != nil {
 		return w.fail(err)
 	}
-	if err := preallocate(f, w.opts.SegmentSize); err != nil {
+	if err := preallocate(&w.opts.ops, f, w.opts.SegmentSize); err != nil {
 		f.Close()
 		return w.fail(fmt.Errorf("preallocate %s: %w", tmp, err))
 	}

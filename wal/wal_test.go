@@ -423,3 +423,46 @@ func TestSegmentNames(t *testing.T) {
 		t.Errorf("segmentName(1, 1) = %q", got)
 	}
 }
+
+// TestPreallocateFallback: where fallocate is unsupported the segments are
+// extended with ftruncate, and where it fails otherwise the error is fatal.
+func TestPreallocateFallback(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{"EOPNOTSUPP", syscall.EOPNOTSUPP, false},
+		{"ENOSYS", syscall.ENOSYS, false},
+		{"ENOSPC", syscall.ENOSPC, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newDir(t)
+			calls := 0
+			opts := &Options{SegmentSize: 1024, ops: fileOps{fallocate: func(*os.File, int64) error { calls++; return tt.err }}}
+			w, err := Create(dir, Metadata{}, opts)
+			if tt.wantErr {
+				if !errors.Is(err, ErrFatal) || !errors.Is(err, tt.err) {
+					t.Fatalf("Create: %v, want ErrFatal wrapping %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if _, err := w.Save(raft.HardState{Term: 1}, mkEnts(1, 20, 1, 100)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Save(raft.HardState{}, mkEnts(21, 1, 1, 100)); err != nil {
+				t.Fatal(err)
+			}
+			segs, _ := listSegments(dir)
+			fi, err := os.Stat(filepath.Join(dir, segs[len(segs)-1].name))
+			if err != nil || fi.Size() != 1024 || calls < 2 {
+				t.Fatalf("tail segment size %v (%v) after %d fallocate calls, want 1024 and >= 2 calls", fi.Size(), err, calls)
+			}
+		})
+	}
+}
