@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -82,9 +83,14 @@ func (s *Store) Save(w io.Writer) error {
 		return err
 	}
 
-	// Nodes, chunk by chunk.
+	// Nodes, chunk by chunk. Records applied since n wait in pending,
+	// ordered by the first path they can affect; a chunk undoes only the
+	// records whose span meets its range, so the work stays proportional
+	// to the applies, not to applies times chunks.
 	lo := ""
-	var newer []*record // records (n, last seen index]
+	next := n + 1 // next record index to pick up
+	var pending spanHeap
+	var active []*span
 	for {
 		s.mu.RLock()
 		if s.gen != gen {
@@ -92,21 +98,28 @@ func (s *Store) Save(w io.Writer) error {
 			return ErrStoreReset
 		}
 		live, done := s.collectAfter(lo, saveChunk)
-		for i := n + 1 + uint64(len(newer)); i <= s.index; i++ {
-			newer = append(newer, s.hist.at(i))
+		for ; next <= s.index; next++ {
+			heap.Push(&pending, newSpan(s.hist.at(next)))
 		}
 		s.mu.RUnlock()
 		hi := ""
 		if !done {
 			hi = live[len(live)-1].path
 		}
+		for len(pending) > 0 && (hi == "" || cmpPath(pending[0].first, hi) <= 0) {
+			sp := heap.Pop(&pending).(*span)
+			if !sp.before(lo) {
+				active = append(active, sp)
+			}
+		}
+		slices.SortFunc(active, func(a, b *span) int { return cmp.Compare(b.rec.ev.Index, a.rec.ev.Index) })
 		reg := rangeRegion{lo: lo, hi: hi}
 		m := make(overlay, len(live))
 		for _, st := range live {
 			m.put(st)
 		}
-		for i := len(newer) - 1; i >= 0; i-- {
-			m.undo(newer[i], reg)
+		for _, sp := range active {
+			m.undo(sp.rec, reg)
 		}
 		states := make([]*nodeState, 0, len(m))
 		for _, st := range m {
@@ -129,6 +142,15 @@ func (s *Store) Save(w io.Writer) error {
 		if done {
 			break
 		}
+		// Records wholly at or before hi cannot touch later chunks.
+		kept := active[:0]
+		for _, sp := range active {
+			if !sp.before(hi) {
+				kept = append(kept, sp)
+			}
+		}
+		clear(active[len(kept):])
+		active = kept
 		lo = hi
 		if s.afterSaveChunk != nil {
 			s.afterSaveChunk()
@@ -157,6 +179,51 @@ func (s *Store) Save(w io.Writer) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// span is the stretch of tree order a record can change: from the highest
+// directory it created (or its key) to its key, or to the end of its key's
+// subtree when it removed a directory.
+type span struct {
+	rec     *record
+	first   string
+	subtree bool
+}
+
+func newSpan(r *record) *span {
+	k := r.ev.Node.Key
+	sp := &span{rec: r, first: k, subtree: r.removed != nil}
+	if r.created > 0 {
+		sp.first = ancestorAt(k, depth(k)-r.created)
+	}
+	return sp
+}
+
+// before reports whether the whole span lies at or before path p.
+func (sp *span) before(p string) bool {
+	if p == "" {
+		return false
+	}
+	k := sp.rec.ev.Node.Key
+	if cmpPath(k, p) > 0 {
+		return false
+	}
+	return !sp.subtree || !(k == p || isUnder(p, k))
+}
+
+// spanHeap orders spans by their first path.
+type spanHeap []*span
+
+func (h spanHeap) Len() int           { return len(h) }
+func (h spanHeap) Less(i, j int) bool { return cmpPath(h[i].first, h[j].first) < 0 }
+func (h spanHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *spanHeap) Push(x any)        { *h = append(*h, x.(*span)) }
+func (h *spanHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
 }
 
 // rangeRegion is the paths p with lo < p <= hi in tree order ("" for lo is

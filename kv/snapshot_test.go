@@ -72,13 +72,14 @@ func TestDeterminism(t *testing.T) {
 // stopped at the index where Save began.
 func TestSaveDuringApplies(t *testing.T) {
 	old := saveChunk
-	saveChunk = 3
 	t.Cleanup(func() { saveChunk = old })
 	seeds := 30
 	if testing.Short() {
 		seeds = 8
 	}
-	for seed := range seeds {
+	for run := range seeds * 3 {
+		seed := run / 3
+		saveChunk = []int{1, 3, 17}[run%3]
 		log := genLog(uint64(2000+seed), 600)
 		split := 300
 		ref := newTestStore(t, Config{})

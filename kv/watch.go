@@ -48,11 +48,22 @@ func (w *Watcher) Remove() {
 // wnode is a node of the trie of watched paths. Only paths with watchers
 // (and their ancestors) have wnodes, so idle watchers cost one small
 // struct each and an apply visits only the event key's ancestors.
+//
+// Watchers are split by kind so an apply never scans non-recursive
+// watchers on an ancestor, which cannot match.
 type wnode struct {
 	parent *wnode
 	name   string
 	kids   map[string]*wnode
-	ws     []*Watcher
+	rec    []*Watcher // recursive watchers on this path
+	exact  []*Watcher // non-recursive watchers on this path
+}
+
+func (x *wnode) list(recursive bool) *[]*Watcher {
+	if recursive {
+		return &x.rec
+	}
+	return &x.exact
 }
 
 // hub indexes watchers by path and delivers events. Its mutex also guards
@@ -89,7 +100,8 @@ func (h *hub) lookup(p string, create bool) *wnode {
 
 func (h *hub) register(w *Watcher) {
 	wn := h.lookup(w.path, true)
-	wn.ws = append(wn.ws, w)
+	l := wn.list(w.recursive)
+	*l = append(*l, w)
 	w.wn = wn
 	h.count++
 }
@@ -107,20 +119,21 @@ func (h *hub) end(w *Watcher, why error) {
 	}
 	w.wn = nil
 	h.count--
-	for i, x := range wn.ws {
+	l := wn.list(w.recursive)
+	for i, x := range *l {
 		if x == w {
-			last := len(wn.ws) - 1
-			wn.ws[i] = wn.ws[last]
-			wn.ws[last] = nil
-			wn.ws = wn.ws[:last]
+			last := len(*l) - 1
+			(*l)[i] = (*l)[last]
+			(*l)[last] = nil
+			*l = (*l)[:last]
 			break
 		}
 	}
-	if len(wn.ws) == 0 {
-		wn.ws = nil
+	if len(*l) == 0 {
+		*l = nil
 	}
 	// Prune empty trie branches.
-	for wn.parent != nil && len(wn.ws) == 0 && len(wn.kids) == 0 {
+	for wn.parent != nil && len(wn.rec) == 0 && len(wn.exact) == 0 && len(wn.kids) == 0 {
 		delete(wn.parent.kids, wn.name)
 		wn = wn.parent
 	}
@@ -165,9 +178,16 @@ func (h *hub) notify(ev *Event) {
 	cur := "/"
 	for {
 		orig := cur == key
-		if len(n.ws) > 0 && (orig || !isHiddenBelow(cur, key)) {
-			for _, w := range n.ws {
-				if (w.recursive || orig) && ev.Index >= w.since {
+		if len(n.rec) > 0 && (orig || !isHiddenBelow(cur, key)) {
+			for _, w := range n.rec {
+				if ev.Index >= w.since {
+					hits = append(hits, w)
+				}
+			}
+		}
+		if orig {
+			for _, w := range n.exact {
+				if ev.Index >= w.since {
 					hits = append(hits, w)
 				}
 			}
@@ -196,9 +216,11 @@ func (h *hub) notify(ev *Event) {
 		var walk func(*wnode)
 		walk = func(x *wnode) {
 			for _, c := range x.kids {
-				for _, w := range c.ws {
-					if ev.Index >= w.since {
-						hits = append(hits, w)
+				for _, l := range [][]*Watcher{c.rec, c.exact} {
+					for _, w := range l {
+						if ev.Index >= w.since {
+							hits = append(hits, w)
+						}
 					}
 				}
 				walk(c)
@@ -301,7 +323,8 @@ func (h *hub) resetWatchers(why error) {
 	var all []*Watcher
 	var walk func(*wnode)
 	walk = func(x *wnode) {
-		all = append(all, x.ws...)
+		all = append(all, x.rec...)
+		all = append(all, x.exact...)
 		for _, c := range x.kids {
 			walk(c)
 		}

@@ -1,0 +1,186 @@
+package kv
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchKey returns the i-th 64-byte benchmark key: 1000 directories of
+// 1000 keys each.
+func benchKey(i int) string {
+	k := fmt.Sprintf("/bench/%04d/%052d", i%1000, i)
+	if len(k) != 64 {
+		panic(len(k))
+	}
+	return k
+}
+
+// benchValue returns a distinct n-byte value (its own allocation, as a
+// decoded request's value would be).
+func benchValue(i, n int) string {
+	b := make([]byte, n)
+	copy(b, fmt.Sprintf("value-%d-", i))
+	for j := len(fmt.Sprintf("value-%d-", i)); j < n; j++ {
+		b[j] = 'v'
+	}
+	return string(b)
+}
+
+// BenchmarkApply measures sets/s of 256-byte values over 10,000 keys,
+// with no watchers and with 1000 idle ones: 500 on other keys and 500
+// non-recursive ones on the keys' ancestor directories (visited on every
+// apply, never matching).
+func BenchmarkApply(b *testing.B) {
+	for _, watchers := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("watchers=%d", watchers), func(b *testing.B) {
+			s := newTestStore(b, Config{})
+			val := strings.Repeat("v", 256)
+			for i := range watchers {
+				var p string
+				if i%2 == 0 {
+					p = fmt.Sprintf("/other/%d", i)
+				} else {
+					p = []string{"/", "/bench", fmt.Sprintf("/bench/%04d", i%1000)}[i%3]
+				}
+				w, err := s.Watch(p, false, false, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer w.Remove()
+			}
+			reqs := make([]Request, 10_000)
+			for i := range reqs {
+				reqs[i] = Request{Op: OpPut, Path: benchKey(i), Value: val, Time: t0}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Apply(reqs[i%len(reqs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sets/s")
+		})
+	}
+}
+
+func heapAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// fill applies n sets of 64-byte keys with 128-byte values.
+func fill(b *testing.B, s *Store, n int) {
+	b.Helper()
+	for i := range n {
+		if _, err := s.Apply(Request{Op: OpPut, Path: benchKey(i), Value: benchValue(i, 128), Time: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemory1M measures heap bytes per key beyond the key and value
+// bytes (64 + 128) with 1M keys, history kept to one event so only the
+// tree is measured, and the heap cost per retained history event. Run it
+// with -benchtime=1x.
+func BenchmarkMemory1M(b *testing.B) {
+	const n = 1_000_000
+	for i := 0; i < b.N; i++ {
+		before := heapAlloc()
+		s := newTestStore(b, Config{HistoryEvents: 1})
+		fill(b, s, n)
+		after := heapAlloc()
+		per := float64(after-before) / n
+		b.ReportMetric(per, "heap-B/key")
+		b.ReportMetric(per-64-128, "overhead-B/key")
+		runtime.KeepAlive(s)
+
+		// History: the same sets with 100,000 events retained.
+		const events = 100_000
+		s = nil
+		before = heapAlloc()
+		s = newTestStore(b, Config{HistoryEvents: events, HistoryBytes: 1 << 40})
+		fill(b, s, events)
+		withHist := heapAlloc()
+		s2 := newTestStore(b, Config{HistoryEvents: 1})
+		fill(b, s2, events)
+		noHist := heapAlloc() - withHist
+		b.Logf("before %d withHist %d tree-only %d", before, withHist, noHist)
+		b.ReportMetric((float64(withHist-before)-float64(noHist))/events, "history-B/event")
+		b.ReportMetric(float64(s.hist.bytes)/events, "accounted-B/event")
+		runtime.KeepAlive(s)
+		runtime.KeepAlive(s2)
+	}
+}
+
+// countWriter counts bytes written.
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkSave1M measures Save of a 1M-key store and the applies that go
+// on concurrently: their throughput and worst latency while Save runs.
+// Run it with -benchtime=1x.
+func BenchmarkSave1M(b *testing.B) {
+	const n = 1_000_000
+	s := newTestStore(b, Config{})
+	fill(b, s, n)
+	val := strings.Repeat("w", 256)
+	for i := 0; i < b.N; i++ {
+		// Baseline apply rate without a Save.
+		base := time.Now()
+		const baseN = 50_000
+		for j := range baseN {
+			s.Apply(Request{Op: OpPut, Path: benchKey(j * 7 % n), Value: val, Time: t0}) //nolint: bench
+		}
+		baseRate := baseN / time.Since(base).Seconds()
+
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		var applied int
+		var worst time.Duration
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t := time.Now()
+				s.Apply(Request{Op: OpPut, Path: benchKey(j * 13 % n), Value: val, Time: t0}) //nolint: bench
+				worst = max(worst, time.Since(t))
+				applied++
+			}
+		}()
+		w := &countWriter{}
+		start := time.Now()
+		if err := s.Save(w); err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(start)
+		close(stop)
+		wg.Wait()
+		b.ReportMetric(float64(took.Milliseconds()), "save-ms")
+		b.ReportMetric(float64(w.n)/(1<<20), "snapshot-MiB")
+		b.ReportMetric(float64(applied)/took.Seconds(), "sets/s-during-save")
+		b.ReportMetric(baseRate, "sets/s-idle")
+		b.ReportMetric(float64(worst.Microseconds()), "worst-apply-us")
+
+		start = time.Now()
+		if err := s.Save(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "save-quiet-ms")
+	}
+}
