@@ -92,6 +92,9 @@ type progress struct {
 	isLearner          bool
 	// sentCommit is the highest commit index sent to the member in a MsgApp.
 	sentCommit uint64
+	// leaseTick is the highest heartbeat stamp (leader tick) the member
+	// echoed (ReadOnlyLeaseBased).
+	leaseTick uint64
 }
 
 func (pr *progress) String() string {

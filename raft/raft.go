@@ -79,6 +79,19 @@ type raft struct {
 	// randomizedElectionTimeout is in [electionTimeout, 2*electionTimeout).
 	randomizedElectionTimeout int
 
+	// ticks counts every Tick since this member started. In lease mode the
+	// leader stamps heartbeats with it and followers echo it back, so the
+	// leader knows when a quorum last confirmed its lease.
+	ticks uint64
+	// leaseRevoked is set once this leader sent MsgTimeoutNow in its term:
+	// the transferee campaigns through the followers' lease, so lease reads
+	// stop until the next term.
+	leaseRevoked bool
+	// restartLease is set in lease mode when the member restarted with a
+	// saved HardState: it may have acknowledged a leader's lease before
+	// going down (lease acks are sent only once the term is durable).
+	restartLease bool
+
 	tick   func()
 	step   stepFunc
 	logger Logger
@@ -125,6 +138,7 @@ func newRaft(c *Config) (*raft, error) {
 		r.raftLog.committed = hs.Commit
 		r.Term = hs.Term
 		r.Vote = hs.Vote
+		r.restartLease = c.ReadOnlyOption == ReadOnlyLeaseBased
 	}
 	if c.Applied > 0 {
 		if c.Applied > r.raftLog.committed {
@@ -194,10 +208,13 @@ func (r *raft) send(m Message) {
 			m.Term = r.Term
 		}
 	}
-	switch m.Type {
-	case MsgAppResp, MsgVoteResp, MsgPreVoteResp:
+	switch {
+	case m.Type == MsgAppResp || m.Type == MsgVoteResp || m.Type == MsgPreVoteResp,
+		m.Type == MsgHeartbeatResp && r.readOnly.option == ReadOnlyLeaseBased:
 		// These acknowledge durable state (appended entries, an installed
-		// snapshot, a persisted vote): they wait for the Ready to be saved.
+		// snapshot, a persisted vote; in lease mode, a heartbeat ack
+		// promises not to vote for a while, which must survive a restart):
+		// they wait for the Ready to be saved.
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
 		if m.To == r.id {
@@ -268,7 +285,11 @@ func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 	// Never tell a follower a commit index beyond what it is known to hold:
 	// its log may still differ there.
 	commit := min(r.trk.progress[to].match, r.raftLog.committed)
-	r.send(Message{To: to, Type: MsgHeartbeat, Commit: commit, Context: ctx})
+	var stamp uint64
+	if r.readOnly.option == ReadOnlyLeaseBased {
+		stamp = r.ticks
+	}
+	r.send(Message{To: to, Type: MsgHeartbeat, Commit: commit, Index: stamp, Context: ctx})
 }
 
 // others returns the members other than r in ID order (deterministic).
@@ -346,6 +367,7 @@ func (r *raft) reset(term uint64) {
 	}
 	r.pendingConfIndex = 0
 	r.pendingAppend, r.pendingCommit = false, false
+	r.leaseRevoked = false
 	r.uncommittedSize = 0
 	r.readOnly = newReadOnly(r.readOnly.option)
 	r.pendingReadIndexMessages = nil
@@ -596,7 +618,11 @@ func (r *raft) Step(m Message) error {
 	case m.Term > r.Term:
 		if m.Type == MsgVote || m.Type == MsgPreVote {
 			force := string(m.Context) == campaignTransfer
-			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
+			// In lease mode a member that restarted may have been part of
+			// a leader's lease quorum before it went down: it honours that
+			// lease for one election timeout after starting.
+			startup := r.restartLease && r.ticks < uint64(r.electionTimeout)
+			inLease := r.checkQuorum && (r.lead != None || startup) && r.electionElapsed < r.electionTimeout
 			if !force && inLease {
 				// Leader stickiness: we heard from a leader within the
 				// election timeout, so ignore the (pre)vote.
@@ -706,6 +732,9 @@ func stepLeader(r *raft, m Message) error {
 	case MsgHeartbeatResp:
 		pr.recentActive = true
 		pr.msgAppProbesPaused = false
+		if r.readOnly.option == ReadOnlyLeaseBased && m.Index <= r.ticks {
+			pr.leaseTick = max(pr.leaseTick, m.Index)
+		}
 		if pr.state == ProgressReplicate && pr.inflights.full() {
 			// MsgApps or their responses may have been lost silently with
 			// the window full; nothing else would ever drain it. Free the
@@ -716,7 +745,7 @@ func stepLeader(r *raft, m Message) error {
 		if pr.match < r.raftLog.lastIndex() {
 			r.sendAppend(m.From)
 		}
-		if r.readOnly.option != ReadOnlySafe || len(m.Context) == 0 {
+		if len(m.Context) == 0 {
 			return nil
 		}
 		acks := r.readOnly.recvAck(m.From, m.Context)
@@ -760,7 +789,7 @@ func stepLeader(r *raft, m Message) error {
 		r.electionElapsed = 0
 		r.leadTransferee = transferee
 		if pr.match == r.raftLog.lastIndex() {
-			r.send(Message{To: transferee, Type: MsgTimeoutNow})
+			r.sendTimeoutNow(transferee)
 		} else {
 			r.sendAppend(transferee)
 		}
@@ -877,7 +906,7 @@ func (r *raft) handleAppResp(m Message, pr *progress) {
 	}
 	if m.From == r.leadTransferee && pr.match == r.raftLog.lastIndex() {
 		r.logger.Infof("raft: %x sends MsgTimeoutNow to %x: log is up to date", r.id, m.From)
-		r.send(Message{To: m.From, Type: MsgTimeoutNow})
+		r.sendTimeoutNow(m.From)
 	}
 }
 
@@ -908,21 +937,53 @@ func (r *raft) selfAck(index uint64) {
 	}
 	if r.leadTransferee != None {
 		if tp := r.trk.progress[r.leadTransferee]; tp != nil && tp.match == r.raftLog.lastIndex() {
-			r.send(Message{To: r.leadTransferee, Type: MsgTimeoutNow})
+			r.sendTimeoutNow(r.leadTransferee)
 		}
 	}
 }
 
+func (r *raft) sendTimeoutNow(to uint64) {
+	r.leaseRevoked = true
+	r.send(Message{To: to, Type: MsgTimeoutNow})
+}
+
 func (r *raft) serveReadIndex(m Message) {
-	switch r.readOnly.option {
-	case ReadOnlySafe:
-		r.readOnly.addRequest(r.raftLog.committed, m)
-		// Our own acknowledgement.
-		r.readOnly.recvAck(r.id, m.Context)
-		r.bcastHeartbeatCtx(m.Context)
-	case ReadOnlyLeaseBased:
+	if r.readOnly.option == ReadOnlyLeaseBased && r.leaseValid() {
 		r.respondReadIndex(m, r.raftLog.committed)
+		return
 	}
+	// ReadOnlySafe, or a lease that is not (or no longer) confirmed:
+	// confirm leadership with a heartbeat round.
+	r.readOnly.addRequest(r.raftLog.committed, m)
+	// Our own acknowledgement.
+	r.readOnly.recvAck(r.id, m.Context)
+	r.bcastHeartbeatCtx(m.Context)
+}
+
+// leaseValid reports whether no other leader can exist yet. Every voter that
+// echoed a heartbeat stamped at tick s refuses to vote until it has counted
+// ElectionTick ticks since receiving it (CheckQuorum leader stickiness), so
+// once a quorum echoed stamps >= s, no new leader can be elected before our
+// tick s+ElectionTick-1 (one tick of slack for tick phase), provided the
+// members' tick rates agree: the clock drift assumption of
+// ReadOnlyLeaseBased.
+func (r *raft) leaseValid() bool {
+	if r.leaseRevoked || !r.checkQuorum {
+		return false
+	}
+	start := committedIndex(r.trk.voters, func(id uint64) uint64 {
+		if id == r.id {
+			return r.ticks
+		}
+		if pr := r.trk.progress[id]; pr != nil {
+			return pr.leaseTick
+		}
+		return 0
+	})
+	if start == 0 || start > r.ticks {
+		return false
+	}
+	return r.ticks-start+1 < uint64(r.electionTimeout)
 }
 
 func (r *raft) bcastHeartbeatCtx(ctx []byte) {
@@ -1047,7 +1108,8 @@ func (r *raft) handleHeartbeat(m Message) {
 	} else {
 		r.logger.Warningf("raft: %x heartbeat commit %d past last index %d", r.id, m.Commit, r.raftLog.lastIndex())
 	}
-	r.send(Message{To: m.From, Type: MsgHeartbeatResp, Context: m.Context})
+	// Index echoes the leader's lease stamp (ReadOnlyLeaseBased).
+	r.send(Message{To: m.From, Type: MsgHeartbeatResp, Index: m.Index, Context: m.Context})
 }
 
 func (r *raft) handleSnapshot(m Message) {

@@ -574,13 +574,90 @@ func TestBootstrap(t *testing.T) {
 
 func TestLeaseBasedRead(t *testing.T) {
 	env := newTestEnv(t, 3, "checkquorum=true read-only=lease")
+	for _, n := range env.nodes {
+		n.rn.raft.ticks = 100
+	}
 	env.mustRun("campaign 1")
 	env.mustRun("stabilize")
-	env.nodes[1].rn.ReadIndex([]byte("r"))
-	rd := env.nodes[1].rn.Ready()
-	env.nodes[1].rn.Advance(rd)
-	if len(rd.ReadStates) != 1 || rd.ReadStates[0].Index != 3 || len(rd.Messages) != 0 {
-		t.Errorf("lease read: read states %v, messages %v; want an immediate answer at 3 without messages", rd.ReadStates, rd.Messages)
+	rn := env.nodes[1].rn
+	read := func(ctx string) Ready {
+		t.Helper()
+		rn.ReadIndex([]byte(ctx))
+		rd := rn.Ready()
+		env.queue = nil
+		rn.Advance(rd)
+		return rd
+	}
+	// No heartbeat round has confirmed the lease yet: a safe round is used.
+	if rd := read("a"); len(rd.ReadStates) != 0 || len(rd.Messages) != 2 {
+		t.Fatalf("unconfirmed lease: read states %v, %d messages; want a heartbeat round", rd.ReadStates, len(rd.Messages))
+	}
+	env.mustRun("tick-heartbeat 1")
+	env.mustRun("stabilize")
+	if rd := read("b"); len(rd.ReadStates) != 1 || rd.ReadStates[0].Index != 3 || len(rd.Messages) != 0 {
+		t.Fatalf("confirmed lease: read states %v, messages %v; want an immediate answer at 3", rd.ReadStates, rd.Messages)
+	}
+	// Cut off from the followers, the lease runs out before any other member
+	// could be elected, and reads fall back to a (here unanswered) round.
+	env.mustRun("isolate 2 3")
+	for range 9 { // stamp 101 was echoed; valid through tick 101+10-2
+		env.mustRun("tick-heartbeat 1")
+		env.mustRun("process-ready 1")
+	}
+	if rd := read("c"); len(rd.ReadStates) != 0 {
+		t.Fatalf("expired lease answered %v", rd.ReadStates)
+	}
+	// A leadership transfer revokes the lease for the rest of the term.
+	env.mustRun("recover")
+	env2 := newTestEnv(t, 3, "checkquorum=true read-only=lease")
+	for _, n := range env2.nodes {
+		n.rn.raft.ticks = 100
+	}
+	env2.mustRun("campaign 1")
+	env2.mustRun("stabilize")
+	env2.mustRun("tick-heartbeat 1")
+	env2.mustRun("stabilize")
+	if !env2.nodes[1].rn.raft.leaseValid() {
+		t.Fatal("lease not confirmed")
+	}
+	env2.nodes[1].rn.TransferLeader(2)
+	if env2.nodes[1].rn.raft.leaseValid() {
+		t.Error("lease still valid after MsgTimeoutNow was sent")
+	}
+}
+
+// TestRestartLease: in lease mode a restarted member ignores vote requests
+// for one election timeout (it may have been in a leader's lease quorum);
+// a fresh member does not.
+func TestRestartLease(t *testing.T) {
+	env := newTestEnv(t, 3, "checkquorum=true read-only=lease")
+	env.mustRun("campaign 1")
+	env.mustRun("stabilize")
+	if st := env.nodes[1].rn.Status(); st.RaftState != StateLeader {
+		t.Fatalf("fresh members did not elect: %+v", st)
+	}
+	// Restart 3 from its storage, then let 2 campaign at once (as if the
+	// leader had just vanished): 3 refuses during its restart lease.
+	n3 := env.nodes[3]
+	c := n3.cfg
+	rn, err := NewRawNode(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n3.rn = rn
+	env.mustRun("isolate 1")
+	env.nodes[2].rn.raft.lead = None // 2 lost its leader long ago
+	env.nodes[2].rn.raft.electionElapsed = 100
+	env.mustRun("campaign 2")
+	env.mustRun("stabilize 2 3")
+	if st := env.nodes[2].rn.Status(); st.RaftState == StateLeader {
+		t.Fatal("restarted member voted during its restart lease")
+	}
+	n3.rn.raft.ticks = 10
+	env.mustRun("campaign 2")
+	env.mustRun("stabilize 2 3")
+	if st := env.nodes[2].rn.Status(); st.RaftState != StateLeader {
+		t.Fatalf("not elected after the restart lease: %+v", st)
 	}
 }
 

@@ -198,7 +198,10 @@ func (rn *RawNode) Bootstrap(peers []uint64) error {
 
 // Tick advances the logical clock by one tick. Election and heartbeat
 // timeouts are counted in ticks.
-func (rn *RawNode) Tick() { rn.raft.tick() }
+func (rn *RawNode) Tick() {
+	rn.raft.ticks++
+	rn.raft.tick()
+}
 
 // Campaign starts an election now (a pre-vote first if Config.PreVote).
 func (rn *RawNode) Campaign() error {
