@@ -110,21 +110,23 @@
 // headers match names and follow on). A record that passes its CRC but breaks
 // these rules is corruption.
 //
-// A frame that fails to decode in the last segment is classified:
+// A frame that fails to decode is classified:
 //
+//   - in a segment that is not the last: ErrCorrupt, even if only zeros
+//     follow (a cut truncates a segment to its records and fsyncs it before
+//     the next segment exists, so nothing there was ever unsynced);
 //   - only zero bytes from there to the end of the file: the end of the log;
 //   - otherwise, if no intact frame (own CRC matching its stored previous CRC)
 //     starts after the damaged one (inside the extent a readable damaged
-//     header claims, only a frame chained to the damaged record's stored CRC
-//     counts, since the payload may hold any bytes): a torn tail, the batch a crash
-//     interrupted. ReadAll copies the segment to "<name>.broken", truncates
+//     header claims, only a frame chained to the damaged record's stored
+//     CRC counts, since the payload may hold any bytes): a torn tail, the
+//     batch a crash interrupted. ReadAll copies the segment to "<name>.broken", truncates
 //     the damage, preallocates again (so the rest reads as zeros), fsyncs,
 //     and logs a warning; Verify returns it as an error wrapping
 //     io.ErrUnexpectedEOF.
 //   - if an intact frame follows, the damaged record had been durable before
 //     a later batch was written, which no crash can undo: ErrCorrupt, naming
-//     the file and offset. So is any damage in a segment that is not the last,
-//     in a segment's header records, a frame that breaks the chain, or a
+//     the file and offset. So is damage in a segment's header records, a frame that breaks the chain, or a
 //     missing segment. ReadAll then changes nothing on disk and the member
 //     must be rebuilt from its peers.
 //
@@ -132,12 +134,20 @@
 //
 // A bit flip inside the very last record cannot be told apart from a torn
 // write and is repaired like one (logged, kept in .broken): that record, if
-// it had been acknowledged, is lost. If a batch's first bytes are lost in a
+// it had been acknowledged, is lost. The same holds for any damage that
+// reaches the last record with no intact record after it (for example a
+// zeroed sector holding the end of one batch and all of the next). If a batch's first bytes are lost in a
 // crash and its entry data happens to contain a byte-exact intact frame,
 // recovery reports ErrCorrupt rather than repairing (the safe direction).
 // ReadAll reads each segment whole into memory (up to SegmentSize plus one
 // batch). The log assumes powersafe overwrites: rewriting the tail of a
 // partly filled sector does not damage the bytes already in it.
+//
+// fdatasync, fallocate and flock come from the standard syscall package,
+// not golang.org/x/sys/unix: x/sys v0.50.0 declares go 1.26.0 and the
+// module's go.mod says go 1.26, so importing it makes every build of this
+// package fail with "updates to go.mod needed". Switching back is a one-line
+// import change in sys_linux.go once go.mod says go 1.26.0.
 //
 // # Concurrency
 //

@@ -157,12 +157,8 @@ func Create(dir string, md Metadata, opts *Options) (*WAL, error) {
 		return nil, err
 	}
 	w.dir = dir
-	w.tail.Close()
+	w.tail.Close() // newSegment fsynced the file and the tmp directory
 	w.tail = nil
-	if err := syncDir(&o.ops, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
 	// os.Rename refuses to replace a directory; an empty one is removed
 	// first (os.Remove fails on a non-empty one, and Rename then reports it).
 	os.Remove(dir)
