@@ -43,12 +43,12 @@ const (
 	// request. It is linearizable regardless of clocks.
 	ReadOnlySafe ReadOnlyOption = 0
 	// ReadOnlyLeaseBased answers from the leader's lease without a heartbeat
-	// round. It relies on CheckQuorum (a leader steps down when it has not
-	// heard from a quorum within an election timeout, and followers with a
-	// recent leader refuse votes) AND on the members' tick rates not drifting
-	// apart by more than the gap between ElectionTick and the randomized
-	// timeout: if one member's clock runs fast enough to elect a new leader
-	// while the old leader still believes its lease holds, reads can be stale.
+	// round while the lease holds (see the package documentation). It relies
+	// on CheckQuorum (followers that heard from the leader within an election
+	// timeout refuse votes) AND on the members' tick rates not drifting
+	// apart: if a follower's clock runs fast enough to end its promise early
+	// and help elect a new leader while the old leader still counts its
+	// lease as valid, reads can be stale.
 	ReadOnlyLeaseBased ReadOnlyOption = 1
 )
 

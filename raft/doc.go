@@ -113,9 +113,16 @@
 //   - ReadIndex: ReadOnlySafe (default) confirms leadership with a heartbeat
 //     round carrying the request context; a new leader defers reads until it
 //     has committed an entry of its term. Followers forward reads to the
-//     leader. ReadOnlyLeaseBased skips the heartbeat round; Validate refuses
-//     it without CheckQuorum, and it is only correct while the members' tick
-//     rates do not drift apart (a bounded clock drift assumption).
+//     leader. ReadOnlyLeaseBased skips the heartbeat round while the lease
+//     holds; Validate refuses it without CheckQuorum. The leader stamps
+//     heartbeats with its tick count and followers echo the stamp; a
+//     follower that acknowledged a stamp refuses votes for ElectionTick of
+//     its ticks, so the lease holds while a quorum acknowledged a stamp less
+//     than ElectionTick-1 ticks old. It ends for the rest of the term once
+//     the leader sends MsgTimeoutNow, and a restarted member honours a
+//     possible lease for one election timeout. Without a valid lease reads
+//     fall back to the heartbeat round. Correctness assumes the members'
+//     tick rates do not drift apart (a bounded clock drift assumption).
 //   - Snapshots: the application snapshots its state with
 //     MemoryStorage.CreateSnapshot and drops old entries with
 //     MemoryStorage.Compact. Keeping some entries after the snapshot (etcd
