@@ -92,6 +92,9 @@ type raft struct {
 	// going down (lease acks are sent only once the term is durable).
 	restartLease bool
 
+	// othersCache caches others(); nil when the membership changed.
+	othersCache []uint64
+
 	tick   func()
 	step   stepFunc
 	logger Logger
@@ -168,6 +171,7 @@ func validConfState(cs ConfState) error {
 // setConf replaces the membership (startup, snapshot restore); progress is
 // reset.
 func (r *raft) setConf(cs ConfState) {
+	r.othersCache = nil
 	r.trk = newTracker(r.trk.maxInflight, r.trk.maxInflightBytes)
 	r.trk.voters = slices.Sorted(slices.Values(cs.Voters))
 	r.trk.learners = slices.Sorted(slices.Values(cs.Learners))
@@ -292,10 +296,14 @@ func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 	r.send(Message{To: to, Type: MsgHeartbeat, Commit: commit, Index: stamp, Context: ctx})
 }
 
-// others returns the members other than r in ID order (deterministic).
+// others returns the members other than r in ID order (deterministic). The
+// slice is cached until the membership changes; callers must not modify it.
 func (r *raft) others() []uint64 {
-	ids := r.trk.members()
-	return slices.DeleteFunc(ids, func(id uint64) bool { return id == r.id })
+	if r.othersCache == nil {
+		ids := r.trk.members()
+		r.othersCache = slices.DeleteFunc(ids, func(id uint64) bool { return id == r.id })
+	}
+	return r.othersCache
 }
 
 func (r *raft) bcastAppend() {
@@ -1192,6 +1200,7 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 		delete(t.votes, cc.NodeID)
 	case ConfChangeUpdate:
 	}
+	r.othersCache = nil
 	if r.state != StateLeader {
 		return t.confState()
 	}
