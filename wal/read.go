@@ -136,8 +136,9 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 //     previous CRC) starts after the extent the damaged header claims, or
 //     anywhere after it while chained to the damaged record's stored CRC,
 //     data written after the damaged record was complete, so the damaged
-//     record was durable once: corruption. A crash cannot do this, because Save writes one record per
-//     batch and the next batch starts only after fdatasync returned.
+//     record was durable once: corruption. A crash cannot do this, because
+//     Save writes one record per batch and the next batch starts only after
+//     fdatasync returned.
 //   - Else the damage is a torn tail: the last batch was being written when
 //     the machine stopped. It is truncated.
 func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, cause error) error {
