@@ -215,7 +215,7 @@ func (m *Member) installSnapshot(s raft.Snapshot) error {
 	m.confState = s.Meta.ConfState
 	m.applied.Store(s.Meta.Index)
 	m.appliedTerm = s.Meta.Term
-	m.snapIndex = s.Meta.Index
+	m.snapIndex.Store(s.Meta.Index)
 	m.cluster.load(m.store)
 	m.syncPeers()
 	m.notifyApplied()
@@ -414,7 +414,7 @@ func (m *Member) maybeExpire() {
 // loop only waits until the store has captured its state.
 func (m *Member) maybeSnapshot() {
 	applied := m.applied.Load()
-	if m.snapshotting || applied-m.snapIndex < m.cfg.SnapshotCount || m.appliedTerm == 0 {
+	if m.snapshotting || applied-m.snapIndex.Load() < m.cfg.SnapshotCount || m.appliedTerm == 0 {
 		return
 	}
 	meta := raft.SnapshotMeta{Index: applied, Term: m.appliedTerm, ConfState: raft.ConfState{
@@ -477,7 +477,7 @@ func (m *Member) snapshotDone(res snapResult) {
 		m.logger.Error("snapshot not recorded in raft storage", "err", err)
 		return
 	}
-	m.snapIndex = max(m.snapIndex, res.meta.Index)
+	m.snapIndex.Store(max(m.snapIndex.Load(), res.meta.Index))
 	if res.meta.Index > m.CatchUpEntries {
 		if err := m.ms.Compact(res.meta.Index - m.CatchUpEntries); err != nil && !errors.Is(err, raft.ErrCompacted) {
 			m.logger.Warn("compacting the in-memory log", "err", err)

@@ -100,9 +100,11 @@ type Member struct {
 	cluster       clusterView
 	joinPeers     []memberJSON
 
-	// send and save are the Ready loop's I/O seams (tests wrap them).
-	send func([]raft.Message)
-	save func(raft.HardState, []raft.Entry) error
+	// send and save are the Ready loop's I/O seams; wrapIO, if set, may
+	// wrap them at Start (tests).
+	send   func([]raft.Message)
+	save   func(raft.HardState, []raft.Entry) error
+	wrapIO func(*Member)
 
 	clientLns, peerLns []net.Listener
 	servers            []*http.Server
@@ -114,7 +116,7 @@ type Member struct {
 	// Loop-owned state.
 	confState     raft.ConfState
 	appliedTerm   uint64
-	snapIndex     uint64
+	snapIndex     atomic.Uint64 // written by the loop only
 	snapshotting  bool
 	expirePending time.Time
 	startCommit   uint64
@@ -137,6 +139,8 @@ type Member struct {
 	leaderCh    chan struct{} // closed while a leader is known
 
 	started   atomic.Bool
+	running   atomic.Bool   // set once storage, transport and RawNode exist
+	idPub     atomic.Uint64 // m.id for handlers that run during bootstrap
 	stopOnce  sync.Once
 	stopc     chan struct{}
 	removedc  chan struct{}
@@ -263,7 +267,7 @@ func (m *Member) Start(ctx context.Context) error {
 		(*h).ServeHTTP(w, r)
 	})
 	peerMux.HandleFunc(httpapi.ForwardPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		if m.rn == nil {
+		if !m.running.Load() {
 			http.Error(w, "member starting", http.StatusServiceUnavailable)
 			return
 		}
@@ -278,6 +282,9 @@ func (m *Member) Start(ctx context.Context) error {
 	}
 	m.tr = transport.New(transport.Config{
 		LocalID: m.id, ClusterID: m.clusterID, Raft: m, Logf: m.logf,
+		// The transport shares one Rand among its peer goroutines; a
+		// locked source makes that safe.
+		Rand:      rand.New(&lockedSource{src: rand.NewPCG(m.rand.Uint64(), m.rand.Uint64())}),
 		KeepAlive: min(time.Second, m.electionDur/2),
 	})
 	h := m.tr.Handler()
@@ -287,6 +294,9 @@ func (m *Member) Start(ctx context.Context) error {
 	m.save = func(hs raft.HardState, ents []raft.Entry) error {
 		_, err := m.wal.Save(hs, ents)
 		return err
+	}
+	if m.wrapIO != nil {
+		m.wrapIO(m)
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              m.id,
@@ -306,6 +316,7 @@ func (m *Member) Start(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	m.rn = rn
+	m.running.Store(true)
 	hs, _, _ := m.ms.InitialState()
 	m.startCommit = hs.Commit
 	m.lastLoop.Store(time.Now().UnixNano())
@@ -480,3 +491,15 @@ func (r raftLogger) Infof(f string, a ...any)    { r.l.Debug(fmt.Sprintf(f, a...
 func (r raftLogger) Warningf(f string, a ...any) { r.l.Warn(fmt.Sprintf(f, a...)) }
 func (r raftLogger) Errorf(f string, a ...any)   { r.l.Error(fmt.Sprintf(f, a...)) }
 func (r raftLogger) Panicf(f string, a ...any)   { panic(fmt.Sprintf(f, a...)) }
+
+// lockedSource makes a rand.Source safe for concurrent use.
+type lockedSource struct {
+	mu  sync.Mutex
+	src rand.Source
+}
+
+func (l *lockedSource) Uint64() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.src.Uint64()
+}

@@ -59,7 +59,7 @@ func TestMemberJoinsBySnapshot(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("joiner read: %d %s", r.code, r.body)
 	}
-	if nn.m.snapIndex == 0 {
+	if nn.m.snapIndex.Load() == 0 {
 		t.Fatal("joiner caught up without a snapshot")
 	}
 	// Both are voters now: writes need both, and work through either.

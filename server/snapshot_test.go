@@ -47,7 +47,7 @@ func TestSnapshotReleaseAndRestart(t *testing.T) {
 
 	n.m.Stop()
 	n.start(t, nodes, "new", nil)
-	if n.m.snapIndex == 0 {
+	if n.m.snapIndex.Load() == 0 {
 		t.Fatal("restart did not load a snapshot")
 	}
 	for _, i := range []int{0, keys / 2, keys - 1} {

@@ -120,7 +120,7 @@ func (m *Member) restart(walDir string, opts *wal.Options) error {
 	m.confState = snap.ConfState
 	m.applied.Store(snap.Index)
 	m.appliedTerm = snap.Term
-	m.snapIndex = snap.Index
+	m.snapIndex.Store(snap.Index)
 	m.cluster.load(m.store)
 	m.logger.Info("restarted from disk", "id", hexID(m.id), "snapshot", snap.Index, "store-index", m.store.Index())
 	return nil
@@ -136,6 +136,7 @@ func (m *Member) bootstrapNew(ctx context.Context, walDir, idFile string, opts *
 		return err
 	}
 	m.id = id
+	m.idPub.Store(id)
 	ids := map[string]uint64{m.cfg.Name: id}
 	ctx, cancel := context.WithTimeout(ctx, m.BootstrapWait)
 	defer cancel()
@@ -313,12 +314,13 @@ func getJSON(ctx context.Context, url string, v any) error {
 }
 
 func (m *Member) serveID(w http.ResponseWriter, r *http.Request) {
-	if m.id == 0 {
+	id := m.idPub.Load()
+	if id == 0 {
 		http.Error(w, "member starting", http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(idInfo{ID: hexID(m.id), Name: m.cfg.Name})
+	json.NewEncoder(w).Encode(idInfo{ID: hexID(id), Name: m.cfg.Name})
 }
 
 // clusterInfo is the answer of GET /cairn/members on the peer listener,
@@ -335,7 +337,7 @@ type memberJSON struct {
 }
 
 func (m *Member) serveMembers(w http.ResponseWriter, r *http.Request) {
-	if m.rn == nil || m.clusterID == 0 {
+	if !m.running.Load() {
 		http.Error(w, "member starting", http.StatusServiceUnavailable)
 		return
 	}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"cairn/raft"
+)
+
+// durability tracks what one member's WAL has made durable, and checks
+// every outgoing acknowledgement against it (Raft thesis §3.8: a member
+// must not acknowledge entries or a vote before they are on disk).
+type durability struct {
+	mu       sync.Mutex
+	last     uint64 // index of the last durable entry
+	hs       raft.HardState
+	checked  atomic.Int64
+	violated atomic.Int64
+	first    atomic.Value // string: the first violation
+}
+
+func (d *durability) wrap(m *Member) {
+	last, _ := m.ms.LastIndex()
+	hs, _, _ := m.ms.InitialState()
+	d.last, d.hs = last, hs
+	save, send := m.save, m.send
+	m.save = func(hs raft.HardState, ents []raft.Entry) error {
+		err := save(hs, ents)
+		if err == nil {
+			d.mu.Lock()
+			if len(ents) > 0 {
+				d.last = ents[len(ents)-1].Index
+			}
+			if !hs.IsEmpty() {
+				d.hs = hs
+			}
+			d.mu.Unlock()
+		}
+		return err
+	}
+	m.send = func(msgs []raft.Message) {
+		d.mu.Lock()
+		for _, msg := range msgs {
+			bad := ""
+			switch {
+			case msg.Type == raft.MsgAppResp && !msg.Reject:
+				d.checked.Add(1)
+				if msg.Index > d.last {
+					bad = fmt.Sprintf("MsgAppResp for index %d sent with only %d durable", msg.Index, d.last)
+				}
+			case msg.Type == raft.MsgVoteResp && !msg.Reject:
+				d.checked.Add(1)
+				if d.hs.Vote != msg.To || d.hs.Term < msg.Term {
+					bad = fmt.Sprintf("vote for %x in term %d sent with durable hard state %+v", msg.To, msg.Term, d.hs)
+				}
+			}
+			if bad != "" {
+				d.violated.Add(1)
+				d.first.CompareAndSwap(nil, bad)
+			}
+		}
+		d.mu.Unlock()
+		send(msgs)
+	}
+}
+
+// TestNoAckBeforeFsync fails if any acknowledgement (MsgAppResp, a granted
+// vote) leaves a member before the WAL Save holding what it acknowledges
+// has returned.
+func TestNoAckBeforeFsync(t *testing.T) {
+	var ds []*durability
+	var mu sync.Mutex
+	nodes := newCluster(t, 3, func(m *Member) {
+		d := &durability{}
+		mu.Lock()
+		ds = append(ds, d)
+		mu.Unlock()
+		m.wrapIO = d.wrap
+	})
+	writes := 60
+	if testing.Short() {
+		writes = 20
+	}
+	var wg sync.WaitGroup
+	for i := range writes {
+		wg.Go(func() { put(t, nodes[i%3], fmt.Sprintf("/k%d", i), "v") })
+	}
+	wg.Wait()
+	var checked int64
+	for _, d := range ds {
+		checked += d.checked.Load()
+		if d.violated.Load() > 0 {
+			t.Fatalf("%d acknowledgements sent before durable; first: %s", d.violated.Load(), d.first.Load())
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d acknowledgements checked", checked)
+	}
+}
