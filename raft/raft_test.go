@@ -897,3 +897,39 @@ func TestLeaderCountsOnlyPersistedEntries(t *testing.T) {
 		t.Fatalf("commit %d after the leader persisted, want %d", c, index)
 	}
 }
+
+// TestReportSnapshotAndUnreachable: transport feedback moves a follower's
+// progress out of StateSnapshot and StateReplicate.
+func TestReportSnapshotAndUnreachable(t *testing.T) {
+	tests := []struct {
+		name      string
+		report    func(rn *RawNode)
+		fromSnap  bool
+		wantState ProgressState
+		wantNext  uint64
+	}{
+		{"snapshot finished", func(rn *RawNode) { rn.ReportSnapshot(3, SnapshotFinish) }, true, ProgressProbe, 11},
+		{"snapshot failed", func(rn *RawNode) { rn.ReportSnapshot(3, SnapshotFailure) }, true, ProgressProbe, 4},
+		{"unreachable", func(rn *RawNode) { rn.ReportUnreachable(3) }, false, ProgressProbe, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t, 3, "")
+			env.mustRun("campaign 1")
+			env.mustRun("stabilize")
+			rn := env.nodes[1].rn
+			pr := rn.raft.trk.progress[3]
+			if tt.fromSnap {
+				pr.becomeSnapshot(10)
+			}
+			tt.report(rn)
+			got := rn.Status().Progress[3]
+			if got.State != tt.wantState || got.Next != tt.wantNext || got.PendingSnapshot != 0 {
+				t.Errorf("progress %+v, want %s next=%d", got, tt.wantState, tt.wantNext)
+			}
+			if tt.fromSnap && !got.Paused {
+				t.Errorf("after a snapshot report the probe waits for a heartbeat response: %+v", got)
+			}
+		})
+	}
+}
