@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,8 +45,14 @@ type builtLog struct {
 // snapshot marker, and records the expected state after every write.
 func buildLog(t *testing.T) *builtLog {
 	t.Helper()
+	return buildLogScaled(t, 1)
+}
+
+// buildLogScaled is buildLog with entry data and segment size scaled by k.
+func buildLogScaled(t *testing.T, k int) *builtLog {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "wal")
-	opts := &Options{SegmentSize: 320}
+	opts := &Options{SegmentSize: 320 + 80*int64(k-1)}
 	w, err := Create(dir, Metadata{MemberID: 7, ClusterID: 9}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +69,15 @@ func buildLog(t *testing.T) *builtLog {
 		ents []raft.Entry
 		snap *SnapshotMarker
 	}{
-		{hs: raft.HardState{Term: 1, Vote: 1}, ents: mkEnts(1, 2, 1, 24)},
-		{hs: raft.HardState{Term: 1, Vote: 1, Commit: 2}, ents: mkEnts(3, 1, 1, 40)},
-		{ents: mkEnts(4, 3, 1, 16)},
-		{hs: raft.HardState{Term: 2, Vote: 2, Commit: 3}, ents: mkEnts(5, 2, 2, 30)},
+		{hs: raft.HardState{Term: 1, Vote: 1}, ents: mkEnts(1, 2, 1, 24*k)},
+		{hs: raft.HardState{Term: 1, Vote: 1, Commit: 2}, ents: mkEnts(3, 1, 1, 40*k)},
+		{ents: mkEnts(4, 3, 1, 16*k)},
+		{hs: raft.HardState{Term: 2, Vote: 2, Commit: 3}, ents: mkEnts(5, 2, 2, 30*k)},
 		{snap: &SnapshotMarker{Index: 3, Term: 1}},
 		{hs: raft.HardState{Term: 2, Vote: 2, Commit: 5}},
-		{ents: mkEnts(7, 2, 2, 50)},
-		{hs: raft.HardState{Term: 3, Vote: 3, Commit: 6}, ents: mkEnts(8, 1, 3, 20)},
-		{ents: mkEnts(9, 2, 3, 33)},
+		{ents: mkEnts(7, 2, 2, 50*k)},
+		{hs: raft.HardState{Term: 3, Vote: 3, Commit: 6}, ents: mkEnts(8, 1, 3, 20*k)},
+		{ents: mkEnts(9, 2, 3, 33*k)},
 	}
 	for _, op := range writes {
 		if op.snap != nil {
@@ -214,7 +221,11 @@ func (b *builtLog) checkRepair(t *testing.T, kind outcomeKind, want prefixState)
 		t.Fatal(err)
 	}
 	defer w.Close()
+	before := snapshotDir(t, b.dir)
 	_, hs, ents, err := w.ReadAll()
+	if kind == corrupt && !maps.EqualFunc(before, snapshotDir(t, b.dir), bytes.Equal) {
+		t.Errorf("ReadAll of a corrupt log changed the directory")
+	}
 	if reported := strings.Contains(logs.String(), "torn tail"); reported != (kind == torn) {
 		t.Errorf("kind %v, but torn tail logged = %v: %q", kind, reported, logs.String())
 	}
@@ -369,9 +380,9 @@ func TestCrashBitFlips(t *testing.T) {
 }
 
 func TestCrashZeroSectors(t *testing.T) {
-	b := buildLog(t)
-	// Sector-sized damage on a log this small covers whole segments, so use
-	// both 512-byte sectors and, to cover partial damage, 64-byte chunks.
+	// A log scaled up so that segments span several 512-byte sectors; also
+	// 64-byte chunks, for damage smaller than a record.
+	b := buildLogScaled(t, 8)
 	for _, sector := range []int{512, 64} {
 		for _, name := range b.names {
 			size := len(b.files[name])
@@ -407,6 +418,24 @@ func TestCrashDuplicateTail(t *testing.T) {
 			b.checkRepair(t, kind, st)
 		}
 	}
+}
+
+// snapshotDir returns the contents of every file in dir.
+func snapshotDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, de := range des {
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[de.Name()] = b
+	}
+	return m
 }
 
 func writeByte(t *testing.T, path string, pos int, c byte) {
@@ -474,5 +503,35 @@ func TestDamageTable(t *testing.T) {
 	os.Remove(filepath.Join(b.dir, b.names[1]))
 	if _, _, err := outcome(b.dir); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("missing middle segment: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestTornRecordHoldingFrames: a torn last batch whose entry data is itself
+// a copy of WAL frames is still a torn tail (the frames inside the damaged
+// record's claimed extent are not chained to it), not corruption.
+func TestTornRecordHoldingFrames(t *testing.T) {
+	b := buildLog(t)
+	inner := b.files[b.names[0]]
+	dir := newDir(t)
+	w := mustCreate(t, dir, nil)
+	if _, err := w.Save(raft.HardState{Term: 1}, mkEnts(1, 2, 1, 50)); err != nil {
+		t.Fatal(err)
+	}
+	start := w.off
+	if _, err := w.Save(raft.HardState{}, []raft.Entry{{Index: 3, Term: 1, Data: inner}}); err != nil {
+		t.Fatal(err)
+	}
+	name := w.segs[0].name
+	w.Close()
+	// Cut the file inside the big record, after the embedded frames.
+	if err := os.Truncate(filepath.Join(dir, name), start+int64(len(inner))); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(dir); !isTorn(err) {
+		t.Fatalf("Verify: %v, want a torn tail", err)
+	}
+	_, _, ents := reopen(t, dir, SnapshotMarker{}, nil)
+	if err := equalEnts(ents, mkEnts(1, 2, 1, 50)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -390,10 +390,14 @@ func TestFailStop(t *testing.T) {
 				t.Errorf("fdatasync called %d more times after the failure", syncs-syncsAtFailure)
 			}
 			w.Close()
-			// Recovery: what was acknowledged is there.
+			// Recovery: what was acknowledged is there, and a segment
+			// left half-created by the failed cut is removed.
 			_, _, got := reopen(t, dir, SnapshotMarker{}, nil)
 			if len(got) == 0 {
 				t.Errorf("no entries after recovery")
+			}
+			if tmps, _ := filepath.Glob(filepath.Join(dir, "*"+tmpExt)); len(tmps) > 0 {
+				t.Errorf("temporary files left after recovery: %v", tmps)
 			}
 		})
 	}
