@@ -20,6 +20,8 @@ import (
 func (m *Member) run() {
 	ticker := time.NewTicker(m.tickEvery)
 	defer ticker.Stop()
+	checkEvery := max(1, int(time.Second/m.tickEvery))
+	ticks := 0
 	for {
 		select {
 		case <-m.stopc:
@@ -30,6 +32,9 @@ func (m *Member) run() {
 		case <-ticker.C:
 			m.rn.Tick()
 			m.maybeExpire()
+			if ticks++; ticks%checkEvery == 0 {
+				m.checkRemovedByPeers()
+			}
 		case f := <-m.actc:
 			f(m.rn)
 			// Batch: everything already queued goes into the same Ready,
@@ -345,14 +350,7 @@ func (m *Member) applyConfChange(cc raft.ConfChange) {
 	m.syncPeers()
 	m.trigger(cc.ID, result{err: err})
 	if cc.Type == raft.ConfChangeRemove && cc.NodeID == m.id {
-		m.logger.Warn("this member was removed from the cluster; stopping")
-		m.mu.Lock()
-		select {
-		case <-m.removedc:
-		default:
-			close(m.removedc)
-		}
-		m.mu.Unlock()
+		m.markRemoved("applied its own removal")
 	}
 }
 
@@ -386,6 +384,32 @@ func (m *Member) syncPeers() {
 	m.cluster.mu.RUnlock()
 	for _, id := range removed {
 		m.tr.RemovePeer(id)
+	}
+}
+
+// checkRemovedByPeers notices a removal this member missed (it was down or
+// partitioned when the removal was committed): its peers refuse its
+// streams with 410 Gone.
+func (m *Member) checkRemovedByPeers() {
+	if m.tr == nil {
+		return
+	}
+	for _, ps := range m.tr.Status() {
+		if strings.HasPrefix(ps.LastError, transport.ErrRemoved.Error()) && !ps.Active {
+			m.markRemoved(fmt.Sprintf("peer %x refuses this member as removed", ps.ID))
+			return
+		}
+	}
+}
+
+func (m *Member) markRemoved(why string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.removedc:
+	default:
+		m.logger.Warn("this member was removed from the cluster; stopping", "why", why)
+		close(m.removedc)
 	}
 }
 

@@ -125,31 +125,42 @@ func TestRemoveMembers(t *testing.T) {
 			rest = append(rest, n)
 		}
 	}
-	// Remove the leader through a follower (forwarded to the leader).
-	r := do(t, http.MethodDelete, rest[0].clientURL+"/v2/members/"+hexID(lead.m.ID()), nil)
+	down, other := rest[0], rest[1]
+	// Remove a member while it is down: when it comes back its peers
+	// refuse it (410) and it stops itself.
+	down.m.Stop()
+	r := do(t, http.MethodDelete, other.clientURL+"/v2/members/"+hexID(down.m.ID()), nil)
+	if r.code != http.StatusNoContent {
+		t.Fatalf("remove stopped follower: %d %s", r.code, r.body)
+	}
+	down.create(t, nodes, config.StateNew, nil)
+	if err := down.m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitRemoved(t, down)
+	down.m.Stop()
+	// Removing it again: 410.
+	r = do(t, http.MethodDelete, lead.clientURL+"/v2/members/"+hexID(down.m.ID()), nil)
+	if r.code != http.StatusGone {
+		t.Fatalf("remove again: %d %s", r.code, r.body)
+	}
+	if !other.m.IsRemoved(down.m.ID()) {
+		t.Fatal("removed member not remembered")
+	}
+	// Remove the leader, through the follower (forwarded to the leader).
+	r = do(t, http.MethodDelete, other.clientURL+"/v2/members/"+hexID(lead.m.ID()), nil)
 	if r.code != http.StatusNoContent {
 		t.Fatalf("remove leader: %d %s", r.code, r.body)
 	}
 	waitRemoved(t, lead)
 	lead.m.Stop()
-	put(t, rest[0], "/after-leader-removed", "v")
-	// Removing it again: 410.
-	r = do(t, http.MethodDelete, rest[1].clientURL+"/v2/members/"+hexID(lead.m.ID()), nil)
-	if r.code != http.StatusGone {
-		t.Fatalf("remove again: %d %s", r.code, r.body)
-	}
-	if !rest[0].m.IsRemoved(lead.m.ID()) {
-		t.Fatal("removed member not remembered")
-	}
-	// Remove a follower; the last one goes on alone.
-	r = do(t, http.MethodDelete, rest[0].clientURL+"/v2/members/"+hexID(rest[1].m.ID()), nil)
-	if r.code != http.StatusNoContent {
-		t.Fatalf("remove follower: %d %s", r.code, r.body)
-	}
-	waitRemoved(t, rest[1])
-	rest[1].m.Stop()
-	put(t, rest[0], "/alone", "v")
-	if r := do(t, http.MethodDelete, rest[0].clientURL+"/v2/members/ffff", nil); r.code != http.StatusNotFound {
+	// The last member goes on alone.
+	put(t, other, "/alone", "v")
+	if r := do(t, http.MethodDelete, other.clientURL+"/v2/members/ffff", nil); r.code != http.StatusNotFound {
 		t.Fatalf("remove unknown: %d %s", r.code, r.body)
+	}
+	r = do(t, http.MethodGet, other.clientURL+"/v2/members", nil)
+	if strings.Count(r.body, `"id"`) != 1 {
+		t.Fatalf("members after removals: %s", r.body)
 	}
 }

@@ -42,7 +42,22 @@ func (m *Member) openStorage(ctx context.Context) error {
 	m.ms = raft.NewMemoryStorage()
 	walOpts := &wal.Options{SegmentSize: m.cfg.MaxWALSegmentSize, Logger: m.logger, UnsafeNoFsync: m.UnsafeNoFsync}
 	if wal.Exist(walDir) {
-		return m.restart(walDir, walOpts)
+		if err := m.restart(walDir, walOpts); err != nil {
+			return err
+		}
+		last, _ := m.ms.LastIndex()
+		hs, _, _ := m.ms.InitialState()
+		if last != 0 || !hs.IsEmpty() || m.snapIndex.Load() != 0 || m.cfg.InitialClusterState != config.StateNew {
+			return nil
+		}
+		// A crash between creating the WAL and saving the initial
+		// membership: nothing was ever acknowledged, so start over.
+		m.logger.Warn("WAL holds no bootstrap entries; bootstrapping again", "dir", walDir)
+		m.wal.Close()
+		m.wal = nil
+		if err := os.RemoveAll(walDir); err != nil {
+			return fmt.Errorf("%w: %w", ErrDataDir, err)
+		}
 	}
 	if m.cfg.InitialClusterState == config.StateExisting {
 		return m.join(ctx, walDir, walOpts)
