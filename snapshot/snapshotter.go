@@ -428,7 +428,10 @@ func (s *Snapshotter) Newest() (*Reader, error) {
 // Open verifies the snapshot with the given index and term and returns a
 // Reader for it. The membership stored in the file must equal
 // meta.ConfState. A damaged file is set aside and ErrCorrupt returned; a
-// missing one gives ErrNoSnapshot.
+// missing one, or one with another membership, gives ErrNoSnapshot.
+//
+// To start from the newest snapshot that the WAL also knows about, walk
+// List (newest first) and Open the first one the WAL has a marker for.
 func (s *Snapshotter) Open(meta raft.SnapshotMeta) (*Reader, error) {
 	f, fi, _, err := s.openExact(meta)
 	if err != nil {
