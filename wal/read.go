@@ -195,17 +195,11 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, caus
 // headerSize returns the frame size recorded in a well-formed header at the
 // start of b, capped at len(b).
 func headerSize(b []byte) (int, bool) {
-	if len(b) < 8 {
+	_, _, size, err := parseHeader(b)
+	if err != nil {
 		return 0, false
 	}
-	word0 := binary.LittleEndian.Uint64(b)
-	top := uint8(word0 >> 56)
-	n := word0 & 0xffffffff
-	typ := uint8(word0 >> 32)
-	if top&^0x07 != frameMarker || (word0>>40)&0xffff != 0 || typ == 0 || typ > typeMax || n > maxPayload || int(top&7) != padFor(int(n)) {
-		return 0, false
-	}
-	return min(frameSize(int(n)), len(b)), true
+	return min(size, len(b)), true
 }
 
 func allZero(b []byte) bool {

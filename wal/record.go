@@ -84,25 +84,10 @@ var (
 // against the prevCRC stored in it. It does not check the chain (the caller
 // compares f.prevCRC with its running CRC). It never panics.
 func parseFrame(b []byte) (frame, error) {
-	if len(b) < 8 {
-		return frame{}, errShortFrame
+	typ, n, size, err := parseHeader(b)
+	if err != nil {
+		return frame{}, err
 	}
-	word0 := binary.LittleEndian.Uint64(b)
-	if word0 == 0 {
-		return frame{}, errZeroFrame
-	}
-	top := uint8(word0 >> 56)
-	n := word0 & math.MaxUint32
-	typ := uint8(word0 >> 32)
-	reserved := (word0 >> 40) & 0xffff
-	if top&^0x07 != frameMarker || reserved != 0 || typ == 0 || typ > typeMax || n > maxPayload {
-		return frame{}, errBadHeader
-	}
-	pad := int(top & 0x07)
-	if pad != padFor(int(n)) {
-		return frame{}, errBadHeader
-	}
-	size := frameHeaderSize + int(n) + pad
 	if len(b) < size {
 		return frame{}, errShortFrame
 	}
@@ -110,7 +95,7 @@ func parseFrame(b []byte) (frame, error) {
 		typ:     typ,
 		crc:     binary.LittleEndian.Uint32(b[8:]),
 		prevCRC: binary.LittleEndian.Uint32(b[12:]),
-		payload: b[frameHeaderSize : frameHeaderSize+int(n)],
+		payload: b[frameHeaderSize : frameHeaderSize+n],
 		size:    size,
 	}
 	crc := crc32.Update(f.prevCRC, castagnoli, b[:8])
@@ -118,12 +103,38 @@ func parseFrame(b []byte) (frame, error) {
 	if crc != f.crc {
 		return frame{}, errBadCRC
 	}
-	for _, c := range b[frameHeaderSize+int(n) : size] {
+	for _, c := range b[frameHeaderSize+n : size] {
 		if c != 0 {
 			return frame{}, errBadPadding
 		}
 	}
 	return f, nil
+}
+
+// parseHeader decodes word0 at the start of b: the record type, the payload
+// length and the frame size. It checks the marker bit, the reserved bits, the
+// type, the length limit and that the padding matches the length, but not
+// that the frame fits in b.
+func parseHeader(b []byte) (typ uint8, n, size int, err error) {
+	if len(b) < 8 {
+		return 0, 0, 0, errShortFrame
+	}
+	word0 := binary.LittleEndian.Uint64(b)
+	if word0 == 0 {
+		return 0, 0, 0, errZeroFrame
+	}
+	top := uint8(word0 >> 56)
+	length := word0 & math.MaxUint32
+	typ = uint8(word0 >> 32)
+	reserved := (word0 >> 40) & 0xffff
+	if top&^0x07 != frameMarker || reserved != 0 || typ == 0 || typ > typeMax || length > maxPayload {
+		return 0, 0, 0, errBadHeader
+	}
+	n = int(length)
+	if int(top&0x07) != padFor(n) {
+		return 0, 0, 0, errBadHeader
+	}
+	return typ, n, frameSize(n), nil
 }
 
 // segmentRecord is the payload of typeSegment.
