@@ -99,3 +99,33 @@ func TestNoAckBeforeFsync(t *testing.T) {
 		t.Fatalf("only %d acknowledgements checked", checked)
 	}
 }
+
+// TestProposalsBatched checks that concurrent client writes share WAL
+// writes: fewer Saves (each one fdatasync) than writes.
+func TestProposalsBatched(t *testing.T) {
+	var saves atomic.Int64
+	nodes := newCluster(t, 1, func(m *Member) {
+		m.wrapIO = func(m *Member) {
+			save := m.save
+			m.save = func(hs raft.HardState, ents []raft.Entry) error {
+				saves.Add(1)
+				return save(hs, ents)
+			}
+		}
+	})
+	writes := 200
+	if testing.Short() {
+		writes = 50
+	}
+	before := saves.Load()
+	var wg sync.WaitGroup
+	for i := range writes {
+		wg.Go(func() { put(t, nodes[0], fmt.Sprintf("/b%d", i), "v") })
+	}
+	wg.Wait()
+	n := saves.Load() - before
+	t.Logf("%d concurrent writes took %d WAL saves", writes, n)
+	if n >= int64(writes) {
+		t.Fatalf("%d writes took %d WAL saves: proposals are not batched", writes, n)
+	}
+}
