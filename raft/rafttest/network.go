@@ -95,7 +95,9 @@ type Network struct {
 	// Faults are the random message faults currently in force.
 	Faults Faults
 	// Latency returns the delivery delay in ticks of a message (nil: 0,
-	// messages are delivered within the same Settle).
+	// messages are delivered within the same Settle). A Latency that
+	// returns N for the messages a predicate selects holds those for N
+	// ticks.
 	Latency func(m raft.Message) uint64
 	// MsgHook sees every message as it is sent; returning false drops it.
 	MsgHook func(m raft.Message) bool
@@ -107,9 +109,8 @@ type Network struct {
 	// SnapshotOnAdd makes a member whose log is compacted take a fresh
 	// snapshot right after applying a conf change that adds a member, so
 	// that the snapshot a leader sends to the newcomer lists it. Without it
-	// a member added after the leader's last snapshot may never catch up:
-	// raft ignores a snapshot whose ConfState does not include the
-	// recipient (see TestFindingNewMemberStaleSnapshot).
+	// the newcomer may get a snapshot that predates its membership, which
+	// the core must accept (see TestFindingNewMemberStaleSnapshot).
 	SnapshotOnAdd bool
 	// ReportLoss makes the network report every lost MsgApp or MsgAppResp
 	// and every crash to the leader's end (ReportUnreachable), as a
