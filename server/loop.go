@@ -102,6 +102,7 @@ func (m *Member) handleReady() error {
 	// 5. Advance.
 	m.rn.Advance(rd)
 	m.maybeSnapshot()
+	m.maybeCampaignAlone()
 	return nil
 }
 
@@ -384,6 +385,20 @@ func (m *Member) syncPeers() {
 	m.cluster.mu.RUnlock()
 	for _, id := range removed {
 		m.tr.RemovePeer(id)
+	}
+}
+
+// maybeCampaignAlone starts an election at once, instead of after an
+// election timeout, when this member is the only voter (a single-member
+// cluster starting or restarting): nobody else could be leader.
+func (m *Member) maybeCampaignAlone() {
+	cs := m.confState
+	if m.campaigned || m.lead.Load() != raft.None || len(cs.Voters) != 1 || cs.Voters[0] != m.id {
+		return
+	}
+	m.campaigned = true
+	if err := m.rn.Campaign(); err != nil {
+		m.logger.Debug("campaign", "err", err)
 	}
 }
 

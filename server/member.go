@@ -120,6 +120,7 @@ type Member struct {
 	snapshotting  bool
 	expirePending time.Time
 	startCommit   uint64
+	campaigned    bool
 
 	// Published state.
 	lead        atomic.Uint64
