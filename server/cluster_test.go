@@ -115,3 +115,31 @@ func incr(s string) string {
 	}
 	return out
 }
+
+// TestFollowerRestartCatchesUp: a follower that was down misses writes,
+// restarts from its WAL and catches up from the leader's log, ending with
+// the same store index.
+func TestFollowerRestartCatchesUp(t *testing.T) {
+	nodes := newCluster(t, 3, nil)
+	lead := leaderOf(t, nodes)
+	var f *testNode
+	for _, n := range nodes {
+		if n != lead {
+			f = n
+			break
+		}
+	}
+	put(t, f, "/before", "1")
+	f.m.Stop()
+	for i := range 10 {
+		put(t, lead, "/missed"+incr(string(rune('0'+i))), "v")
+	}
+	f.start(t, nodes, "new", nil)
+	r := quorumGet(t, f, "/missed10")
+	if r.code != 200 {
+		t.Fatalf("restarted follower: %d %s", r.code, r.body)
+	}
+	if a, b := f.m.store.Index(), lead.m.store.Index(); a != b {
+		t.Fatalf("store index: follower %d, leader %d", a, b)
+	}
+}

@@ -12,7 +12,15 @@
 //	m.Stop()                          // idempotent, waits for every goroutine
 //
 // Tunables (CatchUpEntries, RequestTimeout, BootstrapWait, Clock,
-// UnsafeNoFsync) are fields set between New and Start.
+// UnsafeNoFsync) are fields set between New and Start. Timing comes from
+// --heartbeat-interval (one Raft tick) and --election-timeout (in ticks).
+//
+// # Peer listener
+//
+//	/raft/stream, /raft/snapshot  the transport (server/transport)
+//	GET /cairn/id                 {"id","name"}: bootstrap ID exchange
+//	GET /cairn/members            {"clusterID","members":[...]}: for joining members
+//	/cairn/client/...             the client API, for writes forwarded by followers
 //
 // # Data directory
 //
@@ -117,7 +125,19 @@
 // is at least 90% of the leader's. Changes take effect when applied; one at
 // a time. A member that applies its own removal closes Removed() and the
 // daemon exits. Peers whose IDs are under /0/removed_members are refused by
-// the transport (410 Gone).
+// the transport (410 Gone); a member that missed its own removal (it was
+// down) notices that refusal within about a second and stops as well.
+// Proposals wait while the known leader is a removed member, so a write
+// right after the leader removed itself goes to the next leader.
+//
+// # Start-up
+//
+// Start returns once the Raft loop runs. Client listeners serve only after
+// the member has applied the log as of its start and published its
+// attributes (and, on the leader of a fresh cluster, the cluster version):
+// ReadyNotify is closed then, and the daemon sends READY=1. A member that is
+// the only voter campaigns at once instead of waiting an election timeout.
+// Listeners are bound in New, so a busy port fails early.
 //
 // # Errors and timeouts
 //
