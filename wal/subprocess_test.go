@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +37,18 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(3)
 	}
 	opts := &Options{SegmentSize: crashSegmentSize}
+	// One write in 40 is torn: only a random prefix of it reaches the file
+	// and the child kills itself before the fdatasync, as a power cut
+	// would leave it.
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	opts.ops.writeAt = func(f *os.File, b []byte, off int64) (int, error) {
+		if rnd.IntN(40) == 0 {
+			f.WriteAt(b[:rnd.IntN(len(b))], off)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		return f.WriteAt(b, off)
+	}
 	var w *WAL
 	var last uint64
 	var err error
@@ -79,6 +93,8 @@ func TestCrashChild(t *testing.T) {
 // TestCrashSubprocess kills a child that appends and syncs batches with
 // SIGKILL at random moments, and checks after each kill that every batch
 // the child reported as saved is present, in order, and nothing else is.
+// The child also tears some of its own writes and kills itself (see
+// TestCrashChild), so recovery repairs real torn tails along the way.
 func TestCrashSubprocess(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("in the child")
@@ -93,7 +109,7 @@ func TestCrashSubprocess(t *testing.T) {
 	var reportedBatch, reportedIndex uint64
 	nextBatch := uint64(1)
 	start := time.Now()
-	kills := 0
+	kills, repairs := 0, 0
 	for i := 0; i < iters && time.Since(start) < budget; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
@@ -140,9 +156,13 @@ func TestCrashSubprocess(t *testing.T) {
 		}
 		cmd.Wait()
 		kills++
-		nextBatch = checkRecovered(t, dir, reportedBatch, reportedIndex) + 1
+		last, repaired := checkRecovered(t, dir, reportedBatch, reportedIndex)
+		nextBatch = last + 1
+		if repaired {
+			repairs++
+		}
 	}
-	t.Logf("%d kills, last reported batch %d, index %d", kills, reportedBatch, reportedIndex)
+	t.Logf("%d kills, %d torn tails repaired, last reported batch %d, index %d", kills, repairs, reportedBatch, reportedIndex)
 	if reportedBatch == 0 {
 		t.Fatal("the child never reported a batch")
 	}
@@ -150,12 +170,13 @@ func TestCrashSubprocess(t *testing.T) {
 
 // checkRecovered recovers dir the way a member would (from its latest
 // snapshot marker) and checks it against what the child reported. It
-// returns the number of the last batch recovered.
-func checkRecovered(t *testing.T, dir string, batch, index uint64) uint64 {
+// returns the number of the last batch recovered and whether a torn tail
+// was repaired.
+func checkRecovered(t *testing.T, dir string, batch, index uint64) (uint64, bool) {
 	t.Helper()
 	if !Exist(dir) {
 		if batch == 0 {
-			return 0 // killed before Create finished
+			return 0, false // killed before Create finished
 		}
 		t.Fatalf("WAL gone after batch %d was reported", batch)
 	}
@@ -163,7 +184,9 @@ func checkRecovered(t *testing.T, dir string, batch, index uint64) uint64 {
 	if err != nil {
 		t.Fatalf("replay after kill: %v", err)
 	}
-	w, err := Open(dir, r.snap, &Options{SegmentSize: crashSegmentSize})
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	w, err := Open(dir, r.snap, &Options{SegmentSize: crashSegmentSize, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +206,11 @@ func checkRecovered(t *testing.T, dir string, batch, index uint64) uint64 {
 		}
 		next++
 	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, "*"+tmpExt)); len(tmps) > 0 {
+		t.Fatalf("temporary files left after recovery: %v", tmps)
+	}
 	if next-1 != w.state.lastIndex || hs.Term != 1 {
 		t.Fatalf("replay ends at %d, log at %d, hard state %+v", next-1, w.state.lastIndex, hs)
 	}
-	return w.state.batch
+	return w.state.batch, strings.Contains(logs.String(), "torn tail")
 }

@@ -274,8 +274,9 @@ func (w *WAL) openTail(r *replay) error {
 			return w.fail(fmt.Errorf("fsync %s after repair: %w", path, err))
 		}
 	}
-	// Remove segments a crash left half-created.
-	if tmps, _ := filepath.Glob(filepath.Join(w.dir, "*"+segmentExt+tmpExt)); len(tmps) > 0 {
+	// Remove segments and .broken copies a crash left half-written.
+	for _, pattern := range []string{"*" + segmentExt + tmpExt, "*" + brokenExt + tmpExt} {
+		tmps, _ := filepath.Glob(filepath.Join(w.dir, pattern))
 		for _, t := range tmps {
 			os.Remove(t)
 		}
