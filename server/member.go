@@ -378,9 +378,24 @@ func (m *Member) Stop() {
 		m.mu.Lock()
 		servers := m.servers
 		m.mu.Unlock()
+		// Client requests in flight get their answer (proposals fail
+		// with "server stopped" now that stopc is closed); peers' streams
+		// are simply closed.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var wg sync.WaitGroup
 		for _, s := range servers {
-			s.Close()
+			if s.Handler == http.Handler(m.api) {
+				wg.Go(func() {
+					if s.Shutdown(ctx) != nil {
+						s.Close()
+					}
+				})
+			} else {
+				s.Close()
+			}
 		}
+		wg.Wait()
+		cancel()
 		for _, l := range append(m.peerLns, m.clientLns...) {
 			l.Close()
 		}
