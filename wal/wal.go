@@ -223,18 +223,17 @@ func (w *WAL) ReadAll() (Metadata, raft.HardState, []raft.Entry, error) {
 	if err != nil {
 		return Metadata{}, raft.HardState{}, nil, err
 	}
-	if err := w.openTail(r); err != nil {
-		return Metadata{}, raft.HardState{}, nil, err
-	}
-	w.md = r.md
-	w.state = r.logState
-	w.state.runs = append([]termRun(nil), r.runs...)
 	// All segments on disk, including older ones replay did not read, so
 	// that ReleaseBefore removes them too.
 	all, err := listSegments(w.dir)
 	if err != nil {
 		return Metadata{}, raft.HardState{}, nil, err
 	}
+	if err := w.openTail(r); err != nil {
+		return Metadata{}, raft.HardState{}, nil, err
+	}
+	w.md = r.md
+	w.state = r.logState
 	w.segs = all
 	w.crc = r.crc
 	w.off = r.tailOff
