@@ -91,6 +91,12 @@
 //
 // # Caveats
 //
+// Raft.Process and Raft.ReceiveSnapshot must return once their context is
+// done, or Close cannot finish. A receiver that stalls for longer than
+// WriteTimeout (for example a multi-second fsync on an SD card while storing
+// a snapshot) makes the sender's write time out; the transfer then fails and
+// is restarted by Raft.
+//
 // No TLS or authentication: run the peer port on a trusted network. At most
 // one outbound stream per peer; the reverse direction is the peer's own
 // stream to us. Messages are not retried by the transport; that is Raft's job.

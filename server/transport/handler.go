@@ -31,8 +31,9 @@ type inbound struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex // serializes stop with deadline refreshes, and writes
+	mu      sync.Mutex // serializes stop with read-deadline refreshes
 	stopped bool
+	wmu     sync.Mutex // serializes writes to w
 
 	kaStop chan struct{}
 	kaWG   sync.WaitGroup
@@ -151,8 +152,8 @@ func (s *inbound) keepAlive() {
 
 // write writes and flushes b under a write deadline; false on failure.
 func (s *inbound) write(b []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.t.cfg.WriteTimeout))
 	if _, err := s.w.Write(b); err != nil {
 		return false
@@ -161,8 +162,8 @@ func (s *inbound) write(b []byte) bool {
 }
 
 func (s *inbound) flush() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	_ = s.rc.Flush()
 }
 
