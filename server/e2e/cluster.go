@@ -33,6 +33,7 @@ type TB interface {
 	Cleanup(func())
 	TempDir() string
 	Failed() bool
+	Name() string
 }
 
 // Flavor is the daemon under test: cairn or the reference etcd.
@@ -149,11 +150,19 @@ func NewUnstartedCluster(t TB, cfg Config) *Cluster {
 	}
 	c := &Cluster{t: t, cfg: cfg, dir: t.TempDir(), next: 1}
 	c.Net = NewNetwork(t.Logf)
+	c.Net.Owners = c.pids
 	t.Cleanup(func() {
 		for _, p := range c.Members() {
 			p.kill()
 		}
 		c.Net.Close()
+		if dir := os.Getenv("CAIRN_E2E_LOGDIR"); dir != "" {
+			for _, p := range c.Members() {
+				if b, err := os.ReadFile(p.LogPath); err == nil {
+					_ = os.WriteFile(filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+p.Name+".log"), b, 0o644)
+				}
+			}
+		}
 		if t.Failed() {
 			for _, p := range c.Members() {
 				t.Logf("---- log of %s (%s) ----\n%s", p.Name, p.LogPath, tail(p.LogPath, 80))
@@ -161,6 +170,23 @@ func NewUnstartedCluster(t TB, cfg Config) *Cluster {
 		}
 	})
 	return c
+}
+
+// pids returns the running members' pids by name.
+func (c *Cluster) pids() map[int]string {
+	m := make(map[int]string)
+	for _, p := range c.Members() {
+		p.mu.Lock()
+		if p.cmd != nil && p.cmd.Process != nil {
+			select {
+			case <-p.exited:
+			default:
+				m[p.cmd.Process.Pid] = p.Name
+			}
+		}
+		p.mu.Unlock()
+	}
+	return m
 }
 
 // Config returns the cluster's configuration with defaults filled in.

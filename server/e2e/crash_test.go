@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -147,12 +146,16 @@ func TestKill(t *testing.T) {
 					s := live[0]
 					cl := s.Client(nil)
 					ctx := context.Background()
-					if _, err := cl.Set(ctx, "/kill-noquorum", "x", SetOptions{}); !failsCleanly(err) {
+					_, err := cl.Set(ctx, "/kill-noquorum", "x", SetOptions{})
+					if !failsCleanly(err) {
 						t.Errorf("write to %s without quorum: got %v, want error 300, 503 or a timeout", s.Name, err)
 					}
-					if _, err := cl.Get(ctx, "/kill/w0-0", true); !failsCleanly(err) {
+					t.Logf("write without quorum: %v", err)
+					_, err = cl.Get(ctx, "/kill/w0-0", true)
+					if !failsCleanly(err) {
 						t.Errorf("quorum read from %s without quorum: got %v, want error 300, 503 or a timeout", s.Name, err)
 					}
+					t.Logf("quorum read without quorum: %v", err)
 					cl.CloseIdle()
 				}
 				for _, p := range victims {
@@ -258,5 +261,3 @@ func needMeasure(t *testing.T) {
 		t.Skip("measurement: run with -measure")
 	}
 }
-
-var _ = fmt.Sprintf

@@ -63,6 +63,10 @@
 // with bounded loops rather than sleeping for fixed times, but a heavily
 // loaded machine can still make elections slower than the bounds assume.
 //
+// Set CAIRN_E2E_LOGDIR to a directory to keep every member's full log
+// there, and (cairn only) CAIRN_E2E_DEBUG=1 to start members with
+// --log-level=debug.
+//
 // # Concurrency
 //
 // A Cluster is driven by one test goroutine; Client, History, Network and

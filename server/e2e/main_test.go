@@ -62,7 +62,7 @@ func flavors() []struct {
 			out = append(out, struct {
 				f    Flavor
 				skip string
-			}{Cairn(cairnBin), skip})
+			}{cairnFlavor(), skip})
 		case "etcd":
 			bin := os.Getenv("CAIRN_REF_ETCD")
 			skip := ""
@@ -92,4 +92,13 @@ func eachFlavor(t *testing.T, fn func(t *testing.T, f Flavor)) {
 			fn(t, fl.f)
 		})
 	}
+}
+
+// cairnFlavor is the cairn flavor; CAIRN_E2E_DEBUG=1 adds --log-level=debug.
+func cairnFlavor() Flavor {
+	f := Cairn(cairnBin)
+	if os.Getenv("CAIRN_E2E_DEBUG") == "1" {
+		f.Extra = append(f.Extra, "--log-level=debug")
+	}
+	return f
 }

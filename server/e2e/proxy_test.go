@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -46,6 +47,9 @@ func request(addr, from string, timeout time.Duration) (string, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = errors.New(resp.Status)
+	}
 	return string(b), err
 }
 
@@ -139,5 +143,76 @@ func TestNetworkDropClosesOpenConns(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("request on a dropped link hung: %v", err)
+	}
+}
+
+// TestNetworkSocketOwner checks that the proxy attributes a connection to
+// the process that opened it, without any header.
+func TestNetworkSocketOwner(t *testing.T) {
+	target := echoServer(t)
+	n := NewNetwork(t.Logf)
+	t.Cleanup(n.Close)
+	n.Owners = func() map[int]string { return map[int]string{os.Getpid(): "self"} }
+	n.SetID(0xb, "b")
+	n.SetID(0xc, "c")
+	addr, err := n.Listen("b", target)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	tests := []struct {
+		name    string
+		link    [2]string
+		state   LinkState
+		wantErr bool
+	}{
+		{"other link dropped", [2]string{"c", "b"}, Drop, false},
+		{"own link dropped", [2]string{"self", "b"}, Drop, true},
+		{"own link passes", [2]string{"self", "b"}, Pass, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n.Heal()
+			n.SetLink(tc.link[0], tc.link[1], tc.state, 0)
+			got, err := request(addr, "", 2*time.Second)
+			if tc.wantErr {
+				if err == nil && got == "echo:" {
+					t.Fatalf("got %q through a dropped link", got)
+				}
+				return
+			}
+			if err != nil || got != "echo:" {
+				t.Fatalf("got %q, %v; want echo:", got, err)
+			}
+		})
+	}
+}
+
+// TestNetworkTargetDown checks that a connection to a member that is down
+// gets a 502 answer, not a silent close.
+func TestNetworkTargetDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	n := NewNetwork(t.Logf)
+	t.Cleanup(n.Close)
+	addr, err := n.Listen("b", dead)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/x", nil)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	req.Header.Set("X-Cairn-From", "a")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
 	}
 }
