@@ -106,6 +106,12 @@ func (c *Config) Validate() error {
 	if err := checkURLs("--initial-advertise-peer-urls", c.InitialAdvertisePeerURLs, false); err != nil {
 		return err
 	}
+	if err := checkOverlap("--listen-client-urls", c.ListenClientURLs, "--listen-peer-urls", c.ListenPeerURLs); err != nil {
+		return err
+	}
+	if err := checkOverlap("--advertise-client-urls", c.AdvertiseClientURLs, "--initial-advertise-peer-urls", c.InitialAdvertisePeerURLs); err != nil {
+		return err
+	}
 	if err := c.checkCluster(); err != nil {
 		return err
 	}
@@ -221,6 +227,37 @@ func checkURLs(what string, urls []url.URL, listen bool) error {
 		}
 	}
 	return nil
+}
+
+// checkOverlap refuses client and peer URLs that name the same socket: the
+// same port on the same host, on the unspecified address, or on loopback.
+func checkOverlap(aName string, a []url.URL, bName string, b []url.URL) error {
+	for _, x := range a {
+		for _, y := range b {
+			xh, xp, _ := net.SplitHostPort(x.Host)
+			yh, yp, _ := net.SplitHostPort(y.Host)
+			if xp != yp {
+				continue
+			}
+			if strings.EqualFold(xh, yh) || unspecified(xh) || unspecified(yh) || (loopback(xh) && loopback(yh)) {
+				return invalid("%s %s and %s %s use the same port on the same address", aName, x.String(), bName, y.String())
+			}
+		}
+	}
+	return nil
+}
+
+func unspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func sameURLSet(a, b []url.URL) bool {

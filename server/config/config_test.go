@@ -69,6 +69,9 @@ func TestParse(t *testing.T) {
 		{"timing", []string{"--heartbeat-interval", "250", "--election-timeout=2500"}, nil, func(c *Config) string {
 			return expect(c.HeartbeatInterval == 250*time.Millisecond && c.ElectionTimeout == 2500*time.Millisecond, c)
 		}},
+		{"same port on different addresses", []string{"--listen-client-urls=http://10.0.0.1:2380", "--advertise-client-urls=http://10.0.0.1:2380"}, nil, func(c *Config) string {
+			return expect(c.ListenClientURLs[0].Host == "10.0.0.1:2380", c)
+		}},
 		{"three members", []string{"--name=b", "--initial-cluster=" + three, "--initial-advertise-peer-urls=http://10.0.0.2:2380",
 			"--listen-peer-urls=http://10.0.0.2:2380", "--listen-client-urls=http://0.0.0.0:2379", "--advertise-client-urls=http://10.0.0.2:2379",
 			"--initial-cluster-state=existing", "--initial-cluster-token=t1"}, nil, func(c *Config) string {
@@ -213,6 +216,12 @@ func TestErrors(t *testing.T) {
 			"--advertise-client-urls is required when --listen-client-urls is set explicitly"},
 		{"listen client from env without advertise", nil, []string{"ETCD_LISTEN_CLIENT_URLS=http://10.0.0.1:2379"}, ErrInvalid,
 			"(--listen-client-urls (from ETCD_LISTEN_CLIENT_URLS))"},
+		{"client and peer on one port", []string{"--listen-client-urls=http://127.0.0.1:2380", "--advertise-client-urls=http://10.0.0.1:2379"}, nil, ErrInvalid,
+			"--listen-client-urls http://127.0.0.1:2380 and --listen-peer-urls http://127.0.0.1:2380 use the same port on the same address"},
+		{"client on all addresses, peer port", []string{"--listen-client-urls=http://0.0.0.0:2380", "--advertise-client-urls=http://10.0.0.1:2379"}, nil, ErrInvalid,
+			"use the same port on the same address"},
+		{"advertised client URL is the peer URL", []string{"--advertise-client-urls=http://localhost:2380"}, nil, ErrInvalid,
+			"--advertise-client-urls http://localhost:2380 and --initial-advertise-peer-urls http://localhost:2380 use the same port"},
 		{"name not in cluster", []string{"--name=d", "--initial-cluster=" + three}, nil, ErrInvalid, `--name "d" is not in --initial-cluster`},
 		{"advertise mismatch", []string{"--name=b", "--initial-cluster=" + three, "--initial-advertise-peer-urls=http://10.0.0.9:2380"}, nil, ErrInvalid,
 			`--initial-advertise-peer-urls "http://10.0.0.9:2380" do not match this member's --initial-cluster entry b="http://10.0.0.2:2380"`},

@@ -56,7 +56,8 @@
 // Parse calls Config.Validate, which refuses (with ErrInvalid and a message
 // naming the setting) bad or inconsistent settings: malformed URLs, https
 // (cairn has no TLS yet), URLs with paths, listen URLs whose host is not an
-// IP address or "localhost", advertise URLs on 0.0.0.0/::, duplicate URLs,
+// IP address or "localhost", advertise URLs on 0.0.0.0/::, duplicate URLs, client and peer URLs
+// on the same socket,
 // a malformed --initial-cluster, a --name missing from --initial-cluster,
 // --initial-advertise-peer-urls that differ from this member's
 // --initial-cluster entry, a peer URL claimed by two members, an unknown
