@@ -9,8 +9,9 @@ import (
 )
 
 // Problems this package found in the core, each reduced to a small
-// deterministic scenario; both were fixed in the core (commit 5c11525) and
-// these tests keep them fixed.
+// deterministic scenario. All four were fixed in the core (findings 1 and 2
+// in commit 5c11525, 3 in cfcc7a5, 4 in df4b466); these tests keep them
+// fixed.
 
 // Finding 1 (liveness, §5.5 "if followers crash or run slowly, or if network
 // packets are lost, the leader retries AppendEntries RPCs indefinitely").
@@ -176,10 +177,9 @@ func TestFindingStaleVoteRequestUnanswered(t *testing.T) {
 // being lost), a new leader commits a write, and the old leader answers a
 // lease read with an index that misses it: a stale read. Found by
 // TestRandomizedSafety seed 601; in a quick sweep of 200 seeds of the
-// first case, 133 served a stale read. A safe lease needs a freshness check
-// at read time: serve only while a quorum acknowledged a heartbeat that was
-// sent less than ElectionTick ticks ago (minus a drift margin), and never
-// extend that on a transfer.
+// first case, 133 served a stale read. The fix: a freshness check at read
+// time (serve only while a quorum acknowledged a heartbeat stamp younger
+// than ElectionTick-1 ticks), revoked once a transfer sends MsgTimeoutNow.
 func TestFindingLeaseReadAfterDeposition(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -144,6 +144,8 @@ type Member struct {
 	node    *raft.RawNode
 	removed bool
 	crashAt CrashPoint
+	rate    float64 // ticks per network tick (0 means 1); a drifting clock
+	acc     float64 // fractional ticks owed, for rate != 1
 
 	// Volatile view, rebuilt on restart.
 	state   raft.StateType
@@ -412,17 +414,46 @@ func (nw *Network) Heal() {
 	nw.Faults = Faults{}
 }
 
-// Tick advances time by one tick: every running member ticks (in ID order),
+// Tick advances time by one tick: every running member ticks (in ID order;
+// a member with a tick rate other than 1 ticks as often as its clock says),
 // then Settle runs.
 func (nw *Network) Tick() {
 	nw.now++
 	for _, id := range nw.ids {
-		if m := nw.members[id]; m.node != nil {
+		m := nw.members[id]
+		if m.node == nil {
+			continue
+		}
+		n := 1
+		if m.rate != 0 && m.rate != 1 {
+			m.acc += m.rate
+			n = int(m.acc)
+			m.acc -= float64(n)
+		}
+		for range n {
+			if m.node == nil {
+				break
+			}
 			m.node.Tick()
 			nw.process(m)
 		}
 	}
 	nw.Settle()
+}
+
+// SetTickRate makes member id's clock run at rate ticks per network tick
+// (1 is the default; 1.1 is a clock 10% fast). Raft's safety must not depend
+// on it; lease reads assume rates stay close.
+func (nw *Network) SetTickRate(id uint64, rate float64) error {
+	m := nw.members[id]
+	if m == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownMember, id)
+	}
+	if !(rate > 0) {
+		return fmt.Errorf("rafttest: tick rate %v must be positive", rate)
+	}
+	m.rate, m.acc = rate, 0
+	return nil
 }
 
 // Ticks calls Tick n times.
