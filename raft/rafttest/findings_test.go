@@ -10,7 +10,7 @@ import (
 
 // Problems this package found in the core, each reduced to a small
 // deterministic scenario. All four were fixed in the core (findings 1 and 2
-// in commit 5c11525, 3 in cfcc7a5, 4 in df4b466); these tests keep them
+// in commit 5c11525, 3 in e137f28, 4 in df4b466); these tests keep them
 // fixed.
 
 // Finding 1 (liveness, §5.5 "if followers crash or run slowly, or if network
