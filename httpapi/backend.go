@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"time"
 
 	"cairn/kv"
 )
@@ -51,6 +52,24 @@ type Backend interface {
 	// ClientURLs returns every member's advertised client URLs
 	// (/v2/machines).
 	ClientURLs() []string
+	// SelfStats describes this member (/v2/stats/self).
+	SelfStats() SelfStats
+	// StoreStats returns the store's counters (/v2/stats/store).
+	StoreStats() kv.Stats
+}
+
+// SelfStats is this member's state as /v2/stats/self shows it.
+type SelfStats struct {
+	Name      string
+	ID        uint64
+	IsLeader  bool
+	StartTime time.Time
+	// Leader is the known leader (0 if none) and LeaderSince when this
+	// member first saw it lead.
+	Leader      uint64
+	LeaderSince time.Time
+	// RecvAppend and SendAppend count append requests received and sent.
+	RecvAppend, SendAppend uint64
 }
 
 // Member is one member as the members API shows it.

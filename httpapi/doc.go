@@ -1,6 +1,8 @@
 // Package httpapi serves the etcd v2 client API of a cairn member: the keys
-// API (/v2/keys), the members API (/v2/members), /v2/machines, /health and
-// /version, with etcd's status codes, headers and JSON bodies.
+// API (/v2/keys), the members API (/v2/members), /v2/machines,
+// /v2/stats/self, /v2/stats/store, /health and /version, with etcd's status
+// codes, headers and JSON bodies. /v2/stats/leader and the auth API are not
+// implemented (404).
 //
 // # Use
 //

@@ -125,3 +125,9 @@ func (f *fakeBackend) ForwardURL() (string, bool) {
 func (f *fakeBackend) ClientURLs() []string {
 	return []string{"http://10.0.0.1:2379", "http://10.0.0.3:2379"}
 }
+
+func (f *fakeBackend) SelfStats() SelfStats {
+	return SelfStats{Name: "a", ID: 1, IsLeader: true, StartTime: time.Unix(0, fakeNow).UTC()}
+}
+
+func (f *fakeBackend) StoreStats() kv.Stats { return f.store.Stats() }

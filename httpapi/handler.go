@@ -57,6 +57,8 @@ func New(b Backend, opts Options) *Handler {
 	mux.HandleFunc("/v2/members", h.serveMembers)
 	mux.HandleFunc("/v2/members/", h.serveMembers)
 	mux.HandleFunc("/v2/machines", h.serveMachines)
+	mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
+	mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
 	mux.HandleFunc("/health", h.serveHealth)
 	mux.HandleFunc("/version", h.serveVersion)
 	h.mux = mux

@@ -176,6 +176,10 @@ func TestMembersAndMisc(t *testing.T) {
 		{name: "promote voter", method: "POST", target: "/v2/members/1/promote", code: 412,
 			want: `{"message":"etcdserver: can only promote a learner member"}` + "\n"},
 		{name: "health", method: "GET", target: "/health", code: 200, want: `{"health":"true"}`},
+		{name: "self stats", method: "GET", target: "/v2/stats/self", code: 200,
+			want: `{"name":"a","id":"1","state":"StateLeader","startTime":"2026-01-01T00:00:00Z","leaderInfo":{"leader":"","uptime":"","startTime":"0001-01-01T00:00:00Z"},"recvAppendRequestCnt":0,"sendAppendRequestCnt":0}` + "\n"},
+		{name: "store stats", method: "GET", target: "/v2/stats/store", code: 200,
+			want: `{"getsSuccess":0,"getsFail":0,"setsSuccess":0,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":0}` + "\n"},
 		{name: "version", method: "GET", target: "/version", code: 200, want: `{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}`},
 		{name: "machines", method: "GET", target: "/v2/machines", code: 200, want: "http://10.0.0.1:2379, http://10.0.0.3:2379"},
 	}

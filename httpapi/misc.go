@@ -49,3 +49,67 @@ func (h *Handler) serveMachines(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(w, strings.Join(h.b.ClientURLs(), ", "))
 }
+
+// selfStatsJSON is etcd's ServerStats, in its field order.
+type selfStatsJSON struct {
+	Name                 string         `json:"name"`
+	ID                   string         `json:"id"`
+	State                string         `json:"state"`
+	StartTime            time.Time      `json:"startTime"`
+	LeaderInfo           leaderInfoJSON `json:"leaderInfo"`
+	RecvAppendRequestCnt uint64         `json:"recvAppendRequestCnt"`
+	SendAppendRequestCnt uint64         `json:"sendAppendRequestCnt"`
+}
+
+type leaderInfoJSON struct {
+	Leader    string    `json:"leader"`
+	Uptime    string    `json:"uptime"`
+	StartTime time.Time `json:"startTime"`
+}
+
+func (h *Handler) serveSelfStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	st := h.b.SelfStats()
+	out := selfStatsJSON{Name: st.Name, ID: hexID(st.ID), State: "StateFollower", StartTime: st.StartTime,
+		RecvAppendRequestCnt: st.RecvAppend, SendAppendRequestCnt: st.SendAppend}
+	if st.IsLeader {
+		out.State = "StateLeader"
+	}
+	if st.Leader != 0 {
+		out.LeaderInfo = leaderInfoJSON{Leader: hexID(st.Leader), Uptime: time.Since(st.LeaderSince).String(), StartTime: st.LeaderSince}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// storeStatsJSON is etcd's store Stats, in its field order.
+type storeStatsJSON struct {
+	GetsSuccess             uint64 `json:"getsSuccess"`
+	GetsFail                uint64 `json:"getsFail"`
+	SetsSuccess             uint64 `json:"setsSuccess"`
+	SetsFail                uint64 `json:"setsFail"`
+	DeleteSuccess           uint64 `json:"deleteSuccess"`
+	DeleteFail              uint64 `json:"deleteFail"`
+	UpdateSuccess           uint64 `json:"updateSuccess"`
+	UpdateFail              uint64 `json:"updateFail"`
+	CreateSuccess           uint64 `json:"createSuccess"`
+	CreateFail              uint64 `json:"createFail"`
+	CompareAndSwapSuccess   uint64 `json:"compareAndSwapSuccess"`
+	CompareAndSwapFail      uint64 `json:"compareAndSwapFail"`
+	CompareAndDeleteSuccess uint64 `json:"compareAndDeleteSuccess"`
+	CompareAndDeleteFail    uint64 `json:"compareAndDeleteFail"`
+	ExpireCount             uint64 `json:"expireCount"`
+	Watchers                uint64 `json:"watchers"`
+}
+
+func (h *Handler) serveStoreStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	writeJSON(w, http.StatusOK, storeStatsJSON(h.b.StoreStats()))
+}

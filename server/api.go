@@ -422,3 +422,15 @@ var (
 	_ httpapi.Backend = (*Member)(nil)
 	_ transport.Raft  = (*Member)(nil)
 )
+
+// SelfStats describes this member for /v2/stats/self.
+func (m *Member) SelfStats() httpapi.SelfStats {
+	return httpapi.SelfStats{
+		Name: m.cfg.Name, ID: m.id, IsLeader: m.isLeader.Load(), StartTime: m.startTime,
+		Leader: m.lead.Load(), LeaderSince: time.Unix(0, m.leaderSince.Load()).UTC(),
+		RecvAppend: m.recvApp.Load(), SendAppend: m.sendApp.Load(),
+	}
+}
+
+// StoreStats returns the store counters.
+func (m *Member) StoreStats() kv.Stats { return m.store.Stats() }

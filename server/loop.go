@@ -108,6 +108,9 @@ func (m *Member) handleReady() error {
 
 func (m *Member) softStateChanged(ss raft.SoftState) {
 	prev := m.lead.Swap(ss.Lead)
+	if ss.Lead != prev {
+		m.leaderSince.Store(time.Now().UnixNano())
+	}
 	wasLeader := m.isLeader.Swap(ss.RaftState == raft.StateLeader)
 	isLeader := ss.RaftState == raft.StateLeader
 	m.mu.Lock()
@@ -141,6 +144,9 @@ func (m *Member) sendMessages(msgs []raft.Message) {
 	}
 	plain := msgs[:0:0]
 	for _, msg := range msgs {
+		if msg.Type == raft.MsgApp {
+			m.sendApp.Add(1)
+		}
 		if msg.Type != raft.MsgSnap {
 			plain = append(plain, msg)
 			continue
@@ -552,6 +558,9 @@ func (m *Member) serveReads() {
 
 // Process steps a message received from a peer.
 func (m *Member) Process(ctx context.Context, msg raft.Message) error {
+	if msg.Type == raft.MsgApp {
+		m.recvApp.Add(1)
+	}
 	return m.do(ctx, func(rn *raft.RawNode) {
 		if err := rn.Step(msg); err != nil {
 			m.logger.Debug("step", "type", msg.Type.String(), "from", hexID(msg.From), "err", err)

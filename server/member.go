@@ -120,6 +120,10 @@ type Member struct {
 	snapshotting  bool
 	expirePending time.Time
 	startCommit   uint64
+	startTime     time.Time
+	leaderSince   atomic.Int64 // unix nanoseconds
+	sendApp       atomic.Uint64
+	recvApp       atomic.Uint64
 	campaigned    bool
 
 	// Published state.
@@ -321,6 +325,7 @@ func (m *Member) Start(ctx context.Context) error {
 	hs, _, _ := m.ms.InitialState()
 	m.startCommit = hs.Commit
 	m.lastLoop.Store(time.Now().UnixNano())
+	m.startTime = time.Now().UTC()
 	m.goFunc(m.run)
 	m.goFunc(m.publish)
 	// Clients are served once the member has published its attributes
