@@ -28,6 +28,8 @@ type fakeRaft struct {
 
 	unreachable chan uint64
 	snapStatus  chan snapReport
+	snapEntered chan struct{} // if not nil, ReceiveSnapshot signals here...
+	snapGate    chan struct{} // ...and waits for this
 }
 
 type waiter struct {
@@ -82,6 +84,10 @@ func (f *fakeRaft) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 }
 
 func (f *fakeRaft) ReceiveSnapshot(ctx context.Context, m raft.Message, payload io.Reader) error {
+	if f.snapEntered != nil {
+		f.snapEntered <- struct{}{}
+		<-f.snapGate
+	}
 	var buf bytes.Buffer
 	_, err := io.Copy(&buf, payload)
 	f.mu.Lock()

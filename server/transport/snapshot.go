@@ -196,6 +196,13 @@ func (t *Transport) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%v: bad %s header %q", ErrProtocol, hdrSnapshotSize, r.Header.Get(hdrSnapshotSize)), http.StatusBadRequest)
 		return
 	}
+	select {
+	case t.snapSem <- struct{}{}:
+		defer func() { <-t.snapSem }()
+	default:
+		refuse(w, http.StatusServiceUnavailable, "", fmt.Errorf("%w: already receiving %d snapshots", ErrSnapshot, cap(t.snapSem)))
+		return
+	}
 	s := t.accept(w, r)
 	if s == nil {
 		return

@@ -63,8 +63,10 @@ const (
 	DefaultKeepAlive    = time.Second
 	DefaultQueueSize    = 4096
 	DefaultMaxFrameSize = 16 << 20
-	DefaultBackoffMin   = 100 * time.Millisecond
-	DefaultBackoffMax   = 5 * time.Second
+	// DefaultMaxInboundSnapshots suits a small box; etcd allows 16.
+	DefaultMaxInboundSnapshots = 2
+	DefaultBackoffMin          = 100 * time.Millisecond
+	DefaultBackoffMax          = 5 * time.Second
 	// maxBatchBytes bounds one write of queued frames.
 	maxBatchBytes = 64 << 10
 )
@@ -95,6 +97,9 @@ type Config struct {
 	QueueSize int
 	// MaxFrameSize is the largest encoded message accepted or sent.
 	MaxFrameSize int
+	// MaxInboundSnapshots bounds the snapshots received at once (each holds a
+	// decompressor); more are refused with 503 and Raft retries later.
+	MaxInboundSnapshots int
 	// BackoffMin and BackoffMax bound the reconnect delay.
 	BackoffMin, BackoffMax time.Duration
 	// DialContext, if set, replaces the TCP dialer (tests use net.Pipe).
@@ -128,6 +133,9 @@ func (c *Config) setDefaults() {
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
 	}
+	if c.MaxInboundSnapshots <= 0 {
+		c.MaxInboundSnapshots = DefaultMaxInboundSnapshots
+	}
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = DefaultMaxFrameSize
 	}
@@ -150,7 +158,8 @@ type Transport struct {
 	peers   map[uint64]*peer
 	inbound map[*inbound]struct{}
 
-	mismatchLogged sync.Map // foreign cluster ID -> struct{}
+	snapSem        chan struct{} // one token per snapshot being received
+	mismatchLogged sync.Map      // foreign cluster ID -> struct{}
 	unknownDropped atomic.Uint64
 }
 
@@ -165,6 +174,7 @@ func New(cfg Config) *Transport {
 		cfg:     cfg,
 		peers:   map[uint64]*peer{},
 		inbound: map[*inbound]struct{}{},
+		snapSem: make(chan struct{}, cfg.MaxInboundSnapshots),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	var protocols http.Protocols

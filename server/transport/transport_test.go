@@ -460,6 +460,30 @@ func TestSnapshotFailures(t *testing.T) {
 	}
 }
 
+func TestInboundSnapshotLimit(t *testing.T) {
+	a := newNode(t, 1, testCluster, nil)
+	b := newNode(t, 2, testCluster, nil)
+	b.tr.cfg.MaxInboundSnapshots = 1 // before any snapshot arrives
+	b.tr.snapSem = make(chan struct{}, 1)
+	b.raft.snapEntered = make(chan struct{})
+	b.raft.snapGate = make(chan struct{})
+	connect(t, a, b)
+	data := payload(64<<10, 5)
+	a.tr.SendSnapshot(snapMsg(1, 2), io.NopCloser(bytes.NewReader(data)), int64(len(data)))
+	<-b.raft.snapEntered // the first transfer is being stored
+
+	hdr := headers(testCluster, 1, 2)
+	hdr[hdrSnapshotSize] = "0"
+	resp, body := rawRequest(t, b, "POST", pathSnapshot, hdr, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "already receiving 1 snapshots") {
+		t.Errorf("second snapshot: %d %s", resp.StatusCode, body)
+	}
+	close(b.raft.snapGate)
+	if r := <-a.raft.snapStatus; r.status != raft.SnapshotFinish {
+		t.Errorf("first snapshot: %v", r.status)
+	}
+}
+
 // TestSnapshotTruncatedStream hand-crafts a snapshot request whose zstd
 // stream is cut in the middle (the sender died): the receiver must refuse it.
 func TestSnapshotTruncatedStream(t *testing.T) {
