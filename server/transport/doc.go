@@ -74,7 +74,9 @@
 // makes the reader return an error instead of io.EOF, and ReceiveSnapshot must
 // then discard what it wrote. Only after ReceiveSnapshot returns nil is the
 // MsgSnap given to Process. The sender calls ReportSnapshot with
-// SnapshotFinish or SnapshotFailure. A transfer is restartable, not
+// SnapshotFinish or SnapshotFailure. At most MaxInboundSnapshots transfers
+// are received at once (each holds a decompressor with a window of up to
+// 8 MiB); more are refused with 503. A transfer is restartable, not
 // resumable: a failure reports SnapshotFailure, Raft sends a new MsgSnap later,
 // and the whole transfer starts over.
 //
