@@ -24,6 +24,7 @@ type Reader struct {
 	src    io.ReaderAt
 	closer io.Closer // closes src; nil if the caller owns src
 	dec    *zstd.Decoder
+	io     *ioErrs // src, remembering I/O errors
 
 	// Invariant: n <= fi.payloadLen.
 	n   uint64 // payload bytes returned so far
@@ -54,7 +55,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 		if r.src == nil {
 			return 0, errors.New("snapshot: read after Close")
 		}
-		dec, err := newDecoder(io.NewSectionReader(r.src, r.fi.bodyOff, r.fi.bodyLen))
+		r.io = &ioErrs{r: r.src}
+		dec, err := newDecoder(io.NewSectionReader(r.io, r.fi.bodyOff, r.fi.bodyLen))
 		if err != nil {
 			r.err = fmt.Errorf("snapshot: creating decoder: %w", err)
 			return 0, r.err
@@ -79,6 +81,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 		default:
 			r.err = io.EOF
 		}
+	case err != nil && r.io.err != nil:
+		// The disk failed, not the data: not ErrCorrupt, so that the
+		// file is not set aside for a transient error.
+		r.err = fmt.Errorf("snapshot: reading: %w", r.io.err)
 	case err != nil:
 		r.err = fmt.Errorf("%w: decompressing: %w", ErrCorrupt, err)
 	}
@@ -104,4 +110,20 @@ func (r *Reader) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// ioErrs passes ReadAt through and remembers the first error other than
+// io.EOF, so that a failing disk can be told apart from corrupt data once
+// the decoder reports a problem.
+type ioErrs struct {
+	r   io.ReaderAt
+	err error
+}
+
+func (e *ioErrs) ReadAt(p []byte, off int64) (int, error) {
+	n, err := e.r.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -1016,3 +1016,35 @@ func TestBoundedMemory(t *testing.T) {
 	}
 	t.Logf("%d MiB payload, %d KiB compressed, read with %d KiB allocated", size>>20, len(file)>>10, alloc>>10)
 }
+
+// failingReaderAt fails every read at or beyond off with err.
+type failingReaderAt struct {
+	r   io.ReaderAt
+	off int64
+	err error
+}
+
+func (f failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.off {
+		return 0, f.err
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// TestReaderIOErrorIsNotCorruption: a disk error while streaming the
+// payload is reported as such, not as ErrCorrupt (which would get a good
+// file set aside).
+func TestReaderIOErrorIsNotCorruption(t *testing.T) {
+	file := encodeSnapshot(t, testMeta(1, 1), bytes.Repeat([]byte("0123456789"), 100<<10))
+	fi, err := verify(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errDisk := errors.New("input/output error")
+	r := newReader(failingReaderAt{bytes.NewReader(file), fi.bodyOff + fi.bodyLen/2, errDisk}, fi, nil)
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	if !errors.Is(err, errDisk) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want the disk error and not ErrCorrupt", err)
+	}
+}
