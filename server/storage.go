@@ -405,7 +405,9 @@ func (m *Member) join(ctx context.Context, walDir string, opts *wal.Options) err
 					m.logger.Info("joining an existing cluster", "id", hexID(id), "cluster", hexID(cid))
 					return nil
 				}
-				return fmt.Errorf("%w: no member of the cluster has peer URLs %v; add this member with POST /v2/members first", ErrBootstrap, mine)
+				// Not (yet) known there: that member may not have applied
+				// the addition yet; ask again.
+				last = fmt.Errorf("no member of the cluster has peer URLs %v; add this member with POST /v2/members first", mine)
 			}
 		}
 		t := time.NewTimer(200 * time.Millisecond)
