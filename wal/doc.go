@@ -143,11 +143,8 @@
 // batch). The log assumes powersafe overwrites: rewriting the tail of a
 // partly filled sector does not damage the bytes already in it.
 //
-// fdatasync, fallocate and flock come from the standard syscall package,
-// not golang.org/x/sys/unix: x/sys v0.50.0 declares go 1.26.0 and the
-// module's go.mod says go 1.26, so importing it makes every build of this
-// package fail with "updates to go.mod needed". Switching back is a one-line
-// import change in sys_linux.go once go.mod says go 1.26.0.
+// fdatasync, fallocate and flock come from golang.org/x/sys/unix on Linux;
+// elsewhere the log falls back to fsync and takes no lock.
 //
 // # Concurrency
 //

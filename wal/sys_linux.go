@@ -2,17 +2,14 @@ package wal
 
 import (
 	"errors"
+	"golang.org/x/sys/unix"
 	"os"
-	"syscall"
 )
-
-// The system calls come from the standard syscall package rather than
-// golang.org/x/sys/unix: see the package documentation's caveats.
 
 func fdatasync(f *os.File) error {
 	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
 			return err
 		}
 	}
@@ -22,8 +19,8 @@ func fdatasync(f *os.File) error {
 // size grows to size and the new range reads as zeros).
 func fallocate(f *os.File, size int64) error {
 	for {
-		err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
-		if err != syscall.EINTR {
+		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		if err != unix.EINTR {
 			return err
 		}
 	}
@@ -32,8 +29,8 @@ func fallocate(f *os.File, size int64) error {
 // fallocateUnsupported reports whether err means the file system cannot
 // preallocate, so that ftruncate should be used instead.
 func fallocateUnsupported(err error) bool {
-	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOTSUP) ||
-		errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported)
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP) ||
+		errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, errors.ErrUnsupported)
 }
 
 // lockDir takes an exclusive advisory lock on the directory, held as long as
@@ -43,9 +40,9 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		d.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, ErrLocked
 		}
 		return nil, err
