@@ -2,8 +2,9 @@ package wal
 
 import (
 	"errors"
-	"golang.org/x/sys/unix"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 func fdatasync(f *os.File) error {
