@@ -113,28 +113,48 @@ func (s *Store) Save(w io.Writer) error {
 			}
 		}
 		slices.SortFunc(active, func(a, b *span) int { return cmp.Compare(b.rec.ev.Index, a.rec.ev.Index) })
+		// Undo into a small overlay, then merge it with the (sorted) live
+		// states: the overlay wins, nil entries drop the path.
 		reg := rangeRegion{lo: lo, hi: hi}
-		m := make(overlay, len(live))
-		for _, st := range live {
-			m.put(st)
-		}
+		m := overlay{}
 		for _, sp := range active {
 			m.undo(sp.rec, reg)
 		}
-		states := make([]*nodeState, 0, len(m))
-		for _, st := range m {
-			if st != nil {
-				states = append(states, st)
-			}
+		touched := make([]string, 0, len(m))
+		for p := range m {
+			touched = append(touched, p)
 		}
-		slices.SortFunc(states, func(a, b *nodeState) int { return cmpPath(a.path, b.path) })
+		slices.SortFunc(touched, cmpPath)
 		buf = buf[:0]
-		for _, st := range states {
+		emit := func(st *nodeState) {
 			_, name := splitPath(st.path)
 			if st.path == "/" {
 				name = ""
 			}
 			buf = appendSnapNode(buf, depth(st.path), name, st)
+		}
+		for i := 0; i < len(live) || len(touched) > 0; {
+			var c int
+			switch {
+			case len(touched) == 0:
+				c = -1
+			case i == len(live):
+				c = 1
+			default:
+				c = cmpPath(live[i].path, touched[0])
+			}
+			if c < 0 {
+				emit(&live[i])
+				i++
+				continue
+			}
+			if st := m[touched[0]]; st != nil {
+				emit(st)
+			}
+			touched = touched[1:]
+			if c == 0 {
+				i++
+			}
 		}
 		if _, err := bw.Write(buf); err != nil {
 			return err
