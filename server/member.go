@@ -324,6 +324,10 @@ func (m *Member) Start(ctx context.Context) error {
 	m.running.Store(true)
 	hs, _, _ := m.ms.InitialState()
 	m.startCommit = hs.Commit
+	m.term.Store(hs.Term)
+	// Request IDs continue from the clock, so entries proposed before a
+	// restart and committed after it never match a new request's ID.
+	m.reqSeq.Store(uint64(time.Now().UnixNano()))
 	m.lastLoop.Store(time.Now().UnixNano())
 	m.startTime = time.Now().UTC()
 	m.goFunc(m.run)

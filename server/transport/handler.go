@@ -193,6 +193,22 @@ func (t *Transport) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer t.release(s)
+	// A sender has one stream to us at a time; a new one means it
+	// reconnected, so stop the old one rather than interleave the two.
+	t.mu.Lock()
+	old := t.streams[s.from]
+	t.streams[s.from] = s
+	t.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
+	defer func() {
+		t.mu.Lock()
+		if t.streams[s.from] == s {
+			delete(t.streams, s.from)
+		}
+		t.mu.Unlock()
+	}()
 	br := bufio.NewReaderSize(s.body(r.Body), 64<<10)
 	for {
 		buf, err := readFrame(br, t.cfg.MaxFrameSize)
@@ -217,7 +233,9 @@ func (t *Transport) handleStream(w http.ResponseWriter, r *http.Request) {
 			if s.ctx.Err() != nil {
 				return
 			}
-			t.cfg.Logf("transport: processing %v from %016x: %v", m.Type, s.from, err)
+			if n := t.processErrors.Add(1); isPow2(n) {
+				t.cfg.Logf("transport: processing %v from %016x: %v (%d errors so far)", m.Type, s.from, err, n)
+			}
 		}
 	}
 }

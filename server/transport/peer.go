@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,6 +55,7 @@ type peer struct {
 
 	sent, sentBytes, batches, dropped atomic.Uint64
 	needReport                        atomic.Bool
+	rand                              *rand.Rand // jitter, used by run only
 
 	mu         sync.Mutex
 	urls       []string
@@ -65,7 +67,7 @@ type peer struct {
 	lastErr    string
 }
 
-func newPeer(t *Transport, id uint64, urls []string) *peer {
+func newPeer(t *Transport, id uint64, urls []string, r *rand.Rand) *peer {
 	ctx, cancel := context.WithCancel(t.ctx)
 	return &peer{
 		t:      t,
@@ -75,6 +77,7 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 		ctx:    ctx,
 		cancel: cancel,
 		urls:   urls,
+		rand:   r,
 	}
 }
 
@@ -189,7 +192,7 @@ func (p *peer) status() PeerStatus {
 // transport closed.
 func (p *peer) run() {
 	defer p.cancel()
-	bo := backoff.New(p.t.cfg.BackoffMin, p.t.cfg.BackoffMax, p.t.cfg.Rand)
+	bo := backoff.New(p.t.cfg.BackoffMin, p.t.cfg.BackoffMax, p.rand)
 	for {
 		connected, err := p.stream(p.ctx, p.pickURL())
 		if p.ctx.Err() != nil {

@@ -157,9 +157,11 @@ type Transport struct {
 	closed  bool
 	peers   map[uint64]*peer
 	inbound map[*inbound]struct{}
+	streams map[uint64]*inbound // the current inbound message stream per sender
 
 	snapSem        chan struct{} // one token per snapshot being received
 	mismatchLogged sync.Map      // foreign cluster ID -> struct{}
+	processErrors  atomic.Uint64
 	unknownDropped atomic.Uint64
 }
 
@@ -174,6 +176,7 @@ func New(cfg Config) *Transport {
 		cfg:     cfg,
 		peers:   map[uint64]*peer{},
 		inbound: map[*inbound]struct{}{},
+		streams: map[uint64]*inbound{},
 		snapSem: make(chan struct{}, cfg.MaxInboundSnapshots),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -236,7 +239,10 @@ func (t *Transport) AddPeer(id uint64, urls []string) error {
 	if _, ok := t.peers[id]; ok {
 		return fmt.Errorf("%w: %016x", ErrPeerExists, id)
 	}
-	p := newPeer(t, id, us)
+	// *rand.Rand is not safe for concurrent use: each peer gets its own,
+	// seeded from the configured one (under t.mu).
+	r := rand.New(rand.NewPCG(t.cfg.Rand.Uint64(), t.cfg.Rand.Uint64()))
+	p := newPeer(t, id, us, r)
 	t.peers[id] = p
 	t.goFunc(p.run)
 	return nil
@@ -298,7 +304,7 @@ func (t *Transport) Send(msgs []raft.Message) {
 			continue
 		}
 		if m.Type == raft.MsgSnap && m.Snapshot != nil {
-			data := m.Snapshot.Data
+			data := bytes.Clone(m.Snapshot.Data)
 			t.SendSnapshot(*m, io.NopCloser(bytes.NewReader(data)), int64(len(data)))
 			continue
 		}
@@ -317,6 +323,7 @@ func (t *Transport) Send(msgs []raft.Message) {
 // Raft.ReportSnapshot. After Close, payload is closed and nothing is
 // reported.
 func (t *Transport) SendSnapshot(m raft.Message, payload io.ReadCloser, size int64) {
+	m = cloneForSnapshot(m)
 	t.mu.RLock()
 	p, ok := t.peers[m.To]
 	closed := t.closed
@@ -344,6 +351,20 @@ func (t *Transport) SendSnapshot(m raft.Message, payload io.ReadCloser, size int
 		}
 		t.cfg.Raft.ReportSnapshot(m.To, status)
 	}()
+}
+
+// cloneForSnapshot copies what the background sender reads of m, so the
+// caller may reuse m (the payload travels separately).
+func cloneForSnapshot(m raft.Message) raft.Message {
+	m.Entries = nil
+	m.Context = slices.Clone(m.Context)
+	if m.Snapshot != nil {
+		s := raft.Snapshot{Meta: m.Snapshot.Meta}
+		s.Meta.ConfState.Voters = slices.Clone(s.Meta.ConfState.Voters)
+		s.Meta.ConfState.Learners = slices.Clone(s.Meta.ConfState.Learners)
+		m.Snapshot = &s
+	}
+	return m
 }
 
 func snapIndex(m *raft.Message) uint64 {

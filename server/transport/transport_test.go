@@ -366,6 +366,41 @@ func TestStreamFrameValidation(t *testing.T) {
 	}
 }
 
+// TestNewStreamReplacesOld opens a second stream from the same sender: the
+// first is closed, so the two never interleave.
+func TestNewStreamReplacesOld(t *testing.T) {
+	b := newNode(t, 2, testCluster, nil)
+	open := func() (*io.PipeWriter, *http.Response) {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("POST", b.url()+pathStream, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range headers(testCluster, 1, 2) {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pw.Close(); resp.Body.Close() })
+		return pw, resp
+	}
+	hb := raft.Message{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 1}
+	pw1, resp1 := open()
+	pw1.Write(frame(hb))
+	waitFor(t, b.raft.reached(1), waitLong, "first stream")
+	ended := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, resp1.Body)
+		close(ended)
+	}()
+	pw2, _ := open()
+	waitFor(t, ended, waitLong, "the first stream to be closed")
+	pw2.Write(frame(hb))
+	waitFor(t, b.raft.reached(2), waitLong, "second stream")
+}
+
 func snapMsg(from, to uint64) raft.Message {
 	return raft.Message{Type: raft.MsgSnap, From: from, To: to, Term: 4,
 		Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 1000, Term: 4, ConfState: raft.ConfState{Voters: []uint64{1, 2, 3}}}}}
