@@ -32,7 +32,7 @@ type inbound struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex // serializes stop with read-deadline refreshes
-	stopped bool
+	stopped bool       // by stop (Close, a newer stream) or release
 	wmu     sync.Mutex // serializes writes to w
 
 	kaStop chan struct{}
@@ -111,6 +111,9 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request) *inbound {
 // release undoes accept; the handler calls it when done.
 func (t *Transport) release(s *inbound) {
 	s.stopKeepAlive()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	s.cancel()
 	t.mu.Lock()
 	delete(t.inbound, s)
@@ -123,6 +126,9 @@ func (t *Transport) release(s *inbound) {
 func (s *inbound) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		return // stopped already, or released: the connection may serve another request now
+	}
 	s.stopped = true
 	s.cancel()
 	_ = s.rc.SetReadDeadline(time.Now())
