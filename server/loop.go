@@ -459,7 +459,9 @@ func (m *Member) maybeExpire() {
 // loop only waits until the store has captured its state.
 func (m *Member) maybeSnapshot() {
 	applied := m.applied.Load()
-	if m.snapshotting || applied-m.snapIndex.Load() < m.cfg.SnapshotCount || m.appliedTerm == 0 {
+	// After a failed attempt, wait for another --snapshot-count entries.
+	since := max(m.snapIndex.Load(), m.snapFailedAt)
+	if m.snapshotting || applied-since < m.cfg.SnapshotCount || m.appliedTerm == 0 {
 		return
 	}
 	meta := raft.SnapshotMeta{Index: applied, Term: m.appliedTerm, ConfState: raft.ConfState{
@@ -512,6 +514,7 @@ func (m *Member) snapshotDone(res snapResult) {
 	m.snapshotting = false
 	if res.err != nil {
 		m.logger.Error("snapshot failed", "index", res.meta.Index, "err", res.err)
+		m.snapFailedAt = res.meta.Index
 		return
 	}
 	if err := m.wal.SaveSnapshot(wal.SnapshotMarker{Index: res.meta.Index, Term: res.meta.Term}); err != nil {

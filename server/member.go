@@ -125,6 +125,7 @@ type Member struct {
 	sendApp       atomic.Uint64
 	recvApp       atomic.Uint64
 	campaigned    bool
+	snapFailedAt  uint64
 
 	// Published state.
 	lead        atomic.Uint64
