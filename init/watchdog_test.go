@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -160,4 +161,11 @@ func TestStartWatchdogPanicsOnZeroInterval(t *testing.T) {
 func TestStopNilWatchdog(t *testing.T) {
 	var w *Watchdog
 	w.Stop()
+}
+
+func ExampleWatchdogInterval() {
+	env := map[string]string{"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42"}
+	d, err := WatchdogInterval(func(k string) string { return env[k] }, 42)
+	fmt.Println(d, d/2, err)
+	// Output: 30s 15s <nil>
 }

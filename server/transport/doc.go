@@ -58,6 +58,10 @@
 // whose To or From does not match the headers, or a message type that never
 // crosses the network closes the stream.
 //
+// A sender has at most one inbound stream: when it reconnects, the new
+// stream replaces (closes) the old one, so messages from the two are never
+// interleaved.
+//
 // # Snapshots
 //
 // SendSnapshot streams a MsgSnap and its payload to <peer URL>/raft/snapshot

@@ -735,3 +735,54 @@ func ExampleTransport() {
 	fmt.Printf("member %d got %v from %d (term %d, commit %d)\n", m.To, m.Type, m.From, m.Term, m.Commit)
 	// Output: member 2 got MsgHeartbeat from 1 (term 7, commit 42)
 }
+
+// TestReconnectBackoff checks, in fake time, that reconnect attempts to a
+// peer that refuses connections back off exponentially up to BackoffMax.
+func TestReconnectBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pn pipeNet // nothing listens: every dial is refused at once
+		fr := newFakeRaft()
+		cfg := testConfig(1, testCluster, fr, &logSink{})
+		cfg.DialContext = pn.dial
+		cfg.BackoffMin = 100 * time.Millisecond
+		cfg.BackoffMax = 800 * time.Millisecond
+		cfg.Rand = rand.New(rand.NewPCG(1, 1))
+		tr := New(cfg)
+		defer tr.Close()
+		if err := tr.AddPeer(2, []string{"http://nowhere:2380"}); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Time
+		for range 7 {
+			<-fr.unreachable
+			at = append(at, time.Now())
+		}
+		for i := 1; i < len(at); i++ {
+			gap := at[i].Sub(at[i-1])
+			want := min(cfg.BackoffMin<<(i-1), cfg.BackoffMax)
+			if gap < want/2 || gap > want {
+				t.Errorf("gap %d = %v, want in [%v, %v]", i, gap, want/2, want)
+			}
+		}
+		if n := len(tr.Status()[0].LastError); n == 0 {
+			t.Error("no LastError")
+		}
+	})
+}
+
+func TestSendDropsOversizedMessage(t *testing.T) {
+	a := newNode(t, 1, testCluster, nil)
+	a.tr.cfg.MaxFrameSize = 100
+	if err := a.tr.AddPeer(2, []string{"http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	big := app(1, 2, 1)
+	big.Entries[0].Data = make([]byte, 200)
+	a.tr.Send([]raft.Message{big})
+	if st := a.tr.Status()[0]; st.Dropped != 1 {
+		t.Errorf("Dropped = %d, want 1", st.Dropped)
+	}
+	if a.log.count("exceeds the frame limit") != 1 {
+		t.Error("oversized drop not logged")
+	}
+}
