@@ -59,9 +59,9 @@ type peer struct {
 
 	mu         sync.Mutex
 	urls       []string
-	next       int                // index into urls of the next URL to try
-	connected  string             // URL of the connected stream, "" if none
-	stopStream context.CancelFunc // ends the current stream, nil if none
+	next       int    // index into urls of the next URL to try
+	connected  string // URL of the connected stream, "" if none
+	stopStream func() // ends the current stream, nil if none
 	active     bool
 	since      time.Time
 	lastErr    string
@@ -145,7 +145,7 @@ func (p *peer) pickURL() string {
 	return u
 }
 
-func (p *peer) setActive(url string, stop context.CancelFunc) {
+func (p *peer) setActive(url string, stop func()) {
 	p.mu.Lock()
 	p.connected, p.stopStream = url, stop
 	p.active = true
@@ -252,13 +252,17 @@ func rejection(resp *http.Response) error {
 	return fmt.Errorf("%w: %s: %s", sentinel, resp.Status, text)
 }
 
-// errStreamDone ends the request body when the sender stops a stream.
-var errStreamDone = errors.New("transport: stream stopped")
+// Reasons the sender ends its own stream.
+var (
+	errStreamDone  = errors.New("transport: stream stopped")
+	errURLsChanged = errors.New("transport: stream stopped: peer URLs changed")
+)
 
 // stream connects to url and writes queued frames until the stream fails or
 // ctx ends. connected reports whether the peer accepted the stream.
 func (p *peer) stream(ctx context.Context, url string) (connected bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(errStreamDone) }
 	defer cancel()
 	pr, pw := io.Pipe()
 	// net/http waits for the body writer when a request is cancelled, and
@@ -297,7 +301,7 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 		pr.CloseWithError(errStreamDone)
 		wg.Wait()
 	}()
-	p.setActive(url, cancel)
+	p.setActive(url, func() { cancelCause(errURLsChanged) })
 	ticker := p.t.cfg.Clock.NewTicker(p.t.cfg.KeepAlive)
 	defer ticker.Stop()
 
@@ -307,7 +311,7 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 	for {
 		select {
 		case <-ctx.Done():
-			return true, fmt.Errorf("%w: %v", ErrClosed, context.Cause(ctx))
+			return true, context.Cause(ctx)
 		case err := <-readErr:
 			return true, err
 		case <-p.wake:
