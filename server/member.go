@@ -286,6 +286,7 @@ func (m *Member) Start(ctx context.Context) error {
 		m.Stop()
 		return err
 	}
+	m.idPub.Store(m.id)
 	m.tr = transport.New(transport.Config{
 		LocalID: m.id, ClusterID: m.clusterID, Raft: m, Logf: m.logf,
 		// The transport shares one Rand among its peer goroutines; a

@@ -47,7 +47,22 @@ func (m *Member) openStorage(ctx context.Context) error {
 		}
 		last, _ := m.ms.LastIndex()
 		hs, _, _ := m.ms.InitialState()
-		if last != 0 || !hs.IsEmpty() || m.snapIndex.Load() != 0 || m.cfg.InitialClusterState != config.StateNew {
+		empty := last == 0 && hs.IsEmpty() && m.snapIndex.Load() == 0
+		if empty && m.cfg.InitialClusterState == config.StateExisting {
+			// A joining member that restarts before the leader reached
+			// it: it must learn its peers again to answer the leader.
+			id, cid, peers, err := m.askMembers(ctx)
+			if err != nil {
+				return err
+			}
+			if id != m.id || cid != m.clusterID {
+				return fmt.Errorf("%w: the cluster lists this member as %x in cluster %x, the WAL says %x in %x",
+					ErrDataDir, id, cid, m.id, m.clusterID)
+			}
+			m.joinPeers = peers
+			return nil
+		}
+		if !empty || m.cfg.InitialClusterState != config.StateNew {
 			return nil
 		}
 		// A crash between creating the WAL and saving the initial
@@ -367,6 +382,25 @@ func (m *Member) serveMembers(w http.ResponseWriter, r *http.Request) {
 // join creates the storage of a member added to an existing cluster: its ID
 // is the one the cluster assigned when it was added (found by peer URL).
 func (m *Member) join(ctx context.Context, walDir string, opts *wal.Options) error {
+	id, cid, peers, err := m.askMembers(ctx)
+	if err != nil {
+		return err
+	}
+	m.id, m.clusterID = id, cid
+	w, err := wal.Create(walDir, wal.Metadata{MemberID: id, ClusterID: cid}, opts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDataDir, err)
+	}
+	m.wal = w
+	m.joinPeers = peers
+	m.logger.Info("joining an existing cluster", "id", hexID(id), "cluster", hexID(cid))
+	return nil
+}
+
+// askMembers asks the other members listed in --initial-cluster for the
+// membership until one lists a member with this member's peer URLs, and
+// returns that member's ID, the cluster ID and the members.
+func (m *Member) askMembers(ctx context.Context) (uint64, uint64, []memberJSON, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.BootstrapWait)
 	defer cancel()
 	mine := urlStrings(m.cfg.InitialAdvertisePeerURLs)
@@ -391,19 +425,9 @@ func (m *Member) join(ctx context.Context, walDir string, opts *wal.Options) err
 					if !slices.ContainsFunc(cm.PeerURLs, func(s string) bool { return slices.Contains(mine, s) }) {
 						continue
 					}
-					id, err := strconv.ParseUint(cm.ID, 16, 64)
-					if err != nil {
-						continue
+					if id, err := strconv.ParseUint(cm.ID, 16, 64); err == nil {
+						return id, cid, info.Members, nil
 					}
-					m.id, m.clusterID = id, cid
-					w, err := wal.Create(walDir, wal.Metadata{MemberID: id, ClusterID: cid}, opts)
-					if err != nil {
-						return fmt.Errorf("%w: %w", ErrDataDir, err)
-					}
-					m.wal = w
-					m.joinPeers = info.Members
-					m.logger.Info("joining an existing cluster", "id", hexID(id), "cluster", hexID(cid))
-					return nil
 				}
 				// Not (yet) known there: that member may not have applied
 				// the addition yet; ask again.
@@ -414,7 +438,7 @@ func (m *Member) join(ctx context.Context, walDir string, opts *wal.Options) err
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%w: no existing member answered (%v)", ErrBootstrap, last)
+			return 0, 0, nil, fmt.Errorf("%w: no existing member answered (%v)", ErrBootstrap, last)
 		case <-t.C:
 		}
 	}
