@@ -364,13 +364,13 @@ func (m *Member) publish() {
 	key := memberDir(m.id) + "/" + attrName
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
+	m.goFunc(func() {
 		select {
 		case <-m.stopc:
 		case <-ctx.Done():
 		}
 		cancel()
-	}()
+	})
 	if err := m.waitApplied(ctx, m.startCommit); err != nil {
 		return
 	}
