@@ -49,16 +49,18 @@
 // variable"), so a typo in /etc/cairn/cairn.env is visible in the log but
 // does not keep the box from booting. A variable that names a flag but holds a
 // bad value is an error, like the flag would be. Warnings are returned in
-// Config.Warnings for the caller to log.
+// Config.Warnings for the caller to log. --version cannot come from the
+// environment: container images often set ETCD_VERSION to the image's etcd
+// version, which is silently ignored (as is ETCD_UNSUPPORTED_ARCH).
 //
 // # Validation
 //
 // Parse calls Config.Validate, which refuses (with ErrInvalid and a message
 // naming the setting) bad or inconsistent settings: malformed URLs, https
 // (cairn has no TLS yet), URLs with paths, listen URLs whose host is not an
-// IP address or "localhost", advertise URLs on 0.0.0.0/::, duplicate URLs, client and peer URLs
-// on the same socket,
-// a malformed --initial-cluster, a --name missing from --initial-cluster,
+// IP address or "localhost", advertise URLs on 0.0.0.0/::, duplicate URLs,
+// client and peer URLs on the same socket, a malformed --initial-cluster, a
+// --name missing from --initial-cluster,
 // --initial-advertise-peer-urls that differ from this member's
 // --initial-cluster entry, a peer URL claimed by two members, an unknown
 // --initial-cluster-state or --log-level, and timing that cannot work:
@@ -76,7 +78,13 @@
 //     keeps fewer entries in memory and replays fewer on start-up.
 //   - The listen defaults are 127.0.0.1 rather than localhost, so the
 //     member never ends up bound to ::1 only.
-//   - --enable-v2 is accepted and ignored (cairn only speaks v2).
+//   - --enable-v2 is accepted and ignored (cairn only speaks v2); setting it
+//     to false draws a warning.
+//   - Only http URLs: https (TLS), discovery and proxy flags do not exist.
+//   - MemberID and ClusterID derive IDs from the peer URLs and the token with
+//     SHA-1, like etcd, but the exact bytes hashed are cairn's own, so the
+//     IDs differ from etcd's.
+//   - --max-wal-segment-size and --log-level are cairn's own.
 //
 // # Concurrency
 //

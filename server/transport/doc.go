@@ -15,6 +15,10 @@
 //	...
 //	tr.Close()
 //
+// Serve the handler with an http.Server that has a ReadHeaderTimeout but no
+// ReadTimeout or WriteTimeout: those would cut the long-lived streams, whose
+// liveness the transport checks itself with per-read and per-write deadlines.
+//
 // Raft is the small interface the member implements; the transport calls it
 // for every message received (Process), for snapshots received
 // (ReceiveSnapshot, then Process of the MsgSnap), and to report peers it could
