@@ -43,8 +43,12 @@
 //     from --name, --initial-cluster from --name and
 //     --initial-advertise-peer-urls).
 //
-// As in etcd, a variable for a flag that is also given on the command line is
-// ignored with a warning (it is "shadowed"), and an ETCD_* or CAIRN_* variable
+// As in etcd 2 (etcd 3.0 to 3.3 too), a variable for a flag that is also
+// given on the command line is ignored with a warning (it is "shadowed").
+// etcd 3.4 and later refuse to start instead (etcd-io/etcd#8380, PR #9382);
+// cairn keeps the etcd 2 behaviour, the API generation it speaks, so a unit
+// that adds a flag on top of an environment file still boots, and says so in
+// the log. An ETCD_* or CAIRN_* variable
 // that names no flag is ignored with a warning ("unrecognized environment
 // variable"), so a typo in /etc/cairn/cairn.env is visible in the log but
 // does not keep the box from booting. A variable that names a flag but holds a
