@@ -31,6 +31,9 @@ func TestPartition(t *testing.T) {
 				t.Skip("short: only the first case")
 			}
 			eachFlavor(t, func(t *testing.T, f Flavor) {
+				if f.Name == "cairn" && tc.state == Delay {
+					t.Skip(cairnStreamHang)
+				}
 				c := NewCluster(t, Config{Flavor: f, Size: 3})
 				l := mustLeader(t, c)
 				minority := l
@@ -95,4 +98,43 @@ func TestPartition(t *testing.T) {
 			})
 		})
 	}
+}
+
+// cairnStreamHang is the skip reason for tests that need cairn's transport
+// to re-establish a stream whose connection failed before the peer's
+// response headers arrived.
+const cairnStreamHang = "cairn: transport stream set-up hangs forever when the connection fails " +
+	"before the response headers (http.Client.Do with an io.Pipe body does not return until the body " +
+	"is closed, and ResponseHeaderTimeout only starts after the body is written), so a stream that " +
+	"broke during set-up is never re-established; see TestPeerSilentClose"
+
+// TestPeerSilentClose restarts a killed leader while its proxy closes
+// connections silently (like a plain TCP proxy or a peer that dies between
+// accept and answer): the restarted member must rejoin.
+func TestPeerSilentClose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	eachFlavor(t, func(t *testing.T, f Flavor) {
+		if f.Name == "cairn" {
+			t.Skip(cairnStreamHang)
+		}
+		c := NewCluster(t, Config{Flavor: f, Size: 3})
+		c.Net.SilentClose = true
+		l := mustLeader(t, c)
+		h := new(History)
+		writeN(t, l, h, "/silent/a", 10)
+		if err := l.Kill(); err != nil {
+			t.Fatalf("%v", err)
+		}
+		nl := mustLeader(t, c)
+		writeN(t, nl, h, "/silent/b", 10)
+		if err := l.Start(); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if err := c.WaitReady(l); err != nil {
+			t.Fatalf("%v", err)
+		}
+		checkAcks(t, c.Members(), h, "/silent")
+	})
 }

@@ -26,10 +26,10 @@ const (
 	// "503 Service Unavailable" for a Raft stream) before anything reaches
 	// the member behind the proxy.
 	Drop
-	// Blackhole stalls the link: open connections stop moving bytes (TCP
-	// back-pressure, nothing is lost) and new connections are held before
-	// they reach the member, like a firewall DROP. The members' own
-	// timeouts must notice. When the link heals, held traffic flows on.
+	// Blackhole stalls the link like a firewall DROP: open connections
+	// stop moving bytes (TCP back-pressure, nothing is lost; the members'
+	// own timeouts must notice, and when the link heals, held traffic
+	// flows on), and new connections are refused as with Drop.
 	Blackhole
 	// Delay forwards every chunk of traffic after the link's delay.
 	Delay
@@ -353,14 +353,13 @@ func (p *proxy) handle(in net.Conn) {
 		c.close()
 	}()
 
-	l, ok := p.wait(c)
-	if !ok {
-		return
-	}
-	// Answers go only to Raft streams (requests with a sender header);
-	// see the Network doc for why.
+	// A blackholed link refuses new connections like a dropped one: behind
+	// a real blackhole the TCP handshake never completes and the dialer
+	// times out, which a proxy that has already accepted cannot imitate
+	// more closely. Answers go only to Raft streams (requests with a
+	// sender header); see the Network doc for why.
 	answer := c.known && !p.n.SilentClose
-	if l.state == Drop {
+	if l, _ := p.n.state(c); l.state == Drop || l.state == Blackhole {
 		if answer {
 			io.WriteString(in, answer503)
 		}

@@ -216,3 +216,52 @@ func TestNetworkTargetDown(t *testing.T) {
 		t.Fatalf("status %d, want 502", resp.StatusCode)
 	}
 }
+
+// TestNetworkBlackholeStalls checks that a blackhole stalls an open
+// connection without losing bytes, and that it flows again after Heal.
+func TestNetworkBlackholeStalls(t *testing.T) {
+	target := echoServer(t)
+	n := NewNetwork(t.Logf)
+	t.Cleanup(n.Close)
+	n.SetID(0xa, "a")
+	n.SetID(0xb, "b")
+	addr, err := n.Listen("b", target)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	req := "POST /x HTTP/1.1\r\nHost: b\r\nX-Cairn-From: a\r\nContent-Length: 5\r\n\r\n"
+	if _, err := io.WriteString(conn, req+"hello"); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if resp, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatalf("%v", err)
+	} else {
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	n.SetLink("a", "b", Blackhole, 0)
+	if _, err := io.WriteString(conn, req+"again"); err != nil {
+		t.Fatalf("%v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatalf("read through a blackhole succeeded")
+	}
+	n.Heal()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("after heal: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "echo:again" {
+		t.Fatalf("after heal got %q, want echo:again", got)
+	}
+}
