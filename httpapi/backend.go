@@ -106,6 +106,9 @@ var (
 	ErrTimeout = errors.New("etcdserver: request timed out")
 	// ErrStopped: the member is shutting down.
 	ErrStopped = errors.New("etcdserver: server stopped")
+	// ErrUnhealthy refuses a membership change that would leave fewer
+	// started voting members than a quorum (etcd's strict reconfig check).
+	ErrUnhealthy = errors.New("etcdserver: unhealthy cluster")
 	// ErrBadRequest: malformed members API input.
 	ErrBadRequest = errors.New("httpapi: bad request")
 )

@@ -187,6 +187,8 @@ func writeMemberError(w http.ResponseWriter, err error, id string) {
 		writeMessage(w, http.StatusPreconditionFailed, ErrNotLearner.Error())
 	case errors.Is(err, ErrBadRequest):
 		writeMessage(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrUnhealthy):
+		writeMessage(w, http.StatusInternalServerError, ErrUnhealthy.Error())
 	case errors.Is(err, ErrStopped):
 		writeMessage(w, http.StatusInternalServerError, ErrStopped.Error())
 	default:

@@ -275,6 +275,9 @@ func (m *Member) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if _, ok := m.cluster.peerURLOwner(peerURLs, 0); ok {
 		return httpapi.Member{}, httpapi.ErrMemberExists
 	}
+	if !learner && !m.safeToAddVoter() {
+		return httpapi.Member{}, httpapi.ErrUnhealthy
+	}
 	m.randMu.Lock()
 	id := raft.NewMemberID(m.rand)
 	m.randMu.Unlock()
@@ -302,8 +305,12 @@ func (m *Member) lookup(id uint64) (memberInfo, error) {
 
 // RemoveMember removes a member (possibly the leader itself).
 func (m *Member) RemoveMember(ctx context.Context, id uint64) error {
-	if _, err := m.lookup(id); err != nil {
+	mem, err := m.lookup(id)
+	if err != nil {
 		return err
+	}
+	if !mem.IsLearner && !m.safeToRemoveVoter(id) {
+		return httpapi.ErrUnhealthy
 	}
 	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeRemove, NodeID: id})
 }
@@ -434,3 +441,40 @@ func (m *Member) SelfStats() httpapi.SelfStats {
 
 // StoreStats returns the store counters.
 func (m *Member) StoreStats() kv.Stats { return m.store.Stats() }
+
+// safeToAddVoter is etcd's strict reconfiguration check for adding a
+// voter: the started voters (those that published their attributes) must
+// still be a quorum of the grown cluster, except when growing a
+// single-member cluster to two.
+func (m *Member) safeToAddVoter() bool {
+	members, started := 1, 0
+	for _, mem := range m.cluster.list() {
+		if mem.IsLearner {
+			continue
+		}
+		members++
+		if mem.Name != "" {
+			started++
+		}
+	}
+	if started == 1 && members == 2 {
+		return true
+	}
+	return started >= members/2+1
+}
+
+// safeToRemoveVoter: the started voters that remain must be a quorum of
+// the remaining voters.
+func (m *Member) safeToRemoveVoter(id uint64) bool {
+	members, started := 0, 0
+	for _, mem := range m.cluster.list() {
+		if mem.IsLearner || mem.ID == id {
+			continue
+		}
+		members++
+		if mem.Name != "" {
+			started++
+		}
+	}
+	return started >= members/2+1
+}

@@ -64,10 +64,17 @@ func TestMemberJoinsBySnapshot(t *testing.T) {
 	}
 	// Both are voters now: writes need both, and work through either.
 	put(t, nn, "/after", "join")
+	// A third voter that never starts would leave 2 started of 3: fine.
+	// A fourth would not (2 started < quorum 3): refused.
+	addMember(t, nodes[0], "http://127.0.0.1:1", false)
+	r = doJSON(t, http.MethodPost, nodes[0].clientURL+"/v2/members", `{"peerURLs":["http://127.0.0.1:2"]}`)
+	if want := `{"message":"etcdserver: unhealthy cluster"}` + "\n"; r.code != http.StatusInternalServerError || r.body != want {
+		t.Fatalf("unsafe add: %d %s", r.code, r.body)
+	}
 	r = do(t, http.MethodGet, nodes[0].clientURL+"/v2/members", nil)
 	var list struct{ Members []memberOut }
 	json.Unmarshal([]byte(r.body), &list)
-	if len(list.Members) != 2 {
+	if len(list.Members) != 3 {
 		t.Fatalf("members: %s", r.body)
 	}
 	for _, m := range list.Members {
