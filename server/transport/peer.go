@@ -64,7 +64,7 @@ type peer struct {
 	stopStream func() // ends the current stream, nil if none
 	active     bool
 	since      time.Time
-	lastErr    string
+	lastErr    error
 }
 
 func newPeer(t *Transport, id uint64, urls []string, r *rand.Rand) *peer {
@@ -159,13 +159,13 @@ func (p *peer) setActive(url string, stop func()) {
 func (p *peer) setInactive(err error) {
 	p.mu.Lock()
 	wasActive := p.active
-	first := p.lastErr == "" && p.since.IsZero()
+	first := p.lastErr == nil && p.since.IsZero()
 	p.connected, p.stopStream = "", nil
 	if wasActive {
 		p.active = false
 		p.since = p.t.cfg.Clock.Now()
 	}
-	p.lastErr = err.Error()
+	p.lastErr = err
 	p.mu.Unlock()
 	if wasActive || first {
 		p.t.cfg.Logf("transport: stream to %016x down: %v", p.id, err)
@@ -180,7 +180,8 @@ func (p *peer) status() PeerStatus {
 		URLs:      slices.Clone(p.urls),
 		Active:    p.active,
 		Since:     p.since,
-		LastError: p.lastErr,
+		LastError: errString(p.lastErr),
+		Err:       p.lastErr,
 		Sent:      p.sent.Load(),
 		SentBytes: p.sentBytes.Load(),
 		Batches:   p.batches.Load(),
@@ -355,6 +356,13 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func formatID(id uint64) string { return fmt.Sprintf("%016x", id) }

@@ -381,6 +381,7 @@ type PeerStatus struct {
 	Active    bool      // the stream is connected
 	Since     time.Time // when Active last changed (zero: never connected)
 	LastError string    // why the stream last failed, "" if it never did
+	Err       error     // the same failure, for errors.Is (ErrRemoved, ErrClusterMismatch, ...)
 	Sent      uint64    // messages written to the stream
 	SentBytes uint64    // bytes written, frame headers included
 	Batches   uint64    // writes (each carrying one or more messages)

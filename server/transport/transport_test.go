@@ -241,7 +241,7 @@ func TestClusterMismatchEndToEnd(t *testing.T) {
 		}
 	}
 	st := a.tr.Status()[0]
-	if st.Active || !strings.Contains(st.LastError, "cluster ID mismatch") || !strings.Contains(st.LastError, "412") {
+	if st.Active || !errors.Is(st.Err, ErrClusterMismatch) || !strings.Contains(st.LastError, "412") {
 		t.Errorf("status = %+v", st)
 	}
 	if n := len(b.raft.received()); n != 0 {
@@ -262,7 +262,8 @@ func TestRemovedMemberRejected(t *testing.T) {
 	case <-time.After(waitLong):
 		t.Fatal("rejection not reported")
 	}
-	if st := a.tr.Status()[0]; !strings.Contains(st.LastError, "410") || !strings.Contains(st.LastError, "removed") {
+	if st := a.tr.Status()[0]; !errors.Is(st.Err, ErrRemoved) || !strings.HasPrefix(st.LastError, ErrRemoved.Error()) ||
+		!strings.Contains(st.LastError, "410") {
 		t.Errorf("status = %+v", st)
 	}
 }
