@@ -42,7 +42,8 @@
 // # Members API and the learner extension
 //
 //	GET    /v2/members                  {"members":[{"id","name","peerURLs","clientURLs"}]}
-//	POST   /v2/members                  {"peerURLs":[...]} -> 201 member; 409 URL taken; 415 not JSON
+//	POST   /v2/members                  {"peerURLs":[...]} -> 201 member; 409 URL taken; 415 not JSON;
+//	                                    500 {"message":"etcdserver: unhealthy cluster"} if unsafe
 //	POST   /v2/members                  {"peerURLs":[...],"isLearner":true} adds a learner
 //	POST   /v2/members/<id>/promote     200 member; 412 {"message":"etcdserver: can only promote
 //	                                    a learner member which is in sync with leader"} if it lags

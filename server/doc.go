@@ -122,8 +122,11 @@
 //
 // Through the members API (see httpapi): add (voter or learner), remove
 // (the leader too), update peer URLs, promote a learner once its match index
-// is at least 90% of the leader's. Changes take effect when applied; one at
-// a time. A member that applies its own removal closes Removed() and the
+// is at least 90% of the leader's. Like etcd's strict reconfiguration check,
+// adding or removing a voter is refused (httpapi.ErrUnhealthy) when the
+// started voters (those that published their attributes) would no longer be
+// a quorum, except when growing a one-member cluster to two. Changes take
+// effect when applied; one at a time. A member that applies its own removal closes Removed() and the
 // daemon exits. Peers whose IDs are under /0/removed_members are refused by
 // the transport (410 Gone); a member that missed its own removal (it was
 // down) notices that refusal within about a second and stops as well.
