@@ -57,6 +57,20 @@ func TestSingleMemberKeysAndRestart(t *testing.T) {
 		t.Fatalf("watch: %d %s", w.code, w.body)
 	}
 
+	// Update the member's peer URLs through the members API.
+	newPeer := "http://" + freePort(t)
+	r = doJSON(t, http.MethodPut, n.clientURL+"/v2/members/"+hexID(n.m.ID()), `{"peerURLs":["`+newPeer+`"]}`)
+	if r.code != http.StatusNoContent {
+		t.Fatalf("update member: %d %s", r.code, r.body)
+	}
+	r = do(t, http.MethodGet, n.clientURL+"/v2/members", nil)
+	if !strings.Contains(r.body, `"peerURLs":["`+newPeer+`"]`) {
+		t.Fatalf("members after update: %s", r.body)
+	}
+	if r.header.Get("X-Etcd-Cluster-Id") != hexID(n.m.ClusterID()) {
+		t.Fatalf("members response without cluster ID: %v", r.header)
+	}
+
 	// Restart on the same directory: data and indexes survive.
 	n.m.Stop()
 	n.start(t, nodes, "new", nil)
@@ -64,7 +78,7 @@ func TestSingleMemberKeysAndRestart(t *testing.T) {
 	if want := `{"action":"get","node":{"key":"/foo","value":"w","modifiedIndex":8,"createdIndex":8}}` + "\n"; r.body != want {
 		t.Fatalf("after restart: got %s, want %s", r.body, want)
 	}
-	if got := r.header.Get("X-Etcd-Index"); got != "8" {
-		t.Fatalf("after restart X-Etcd-Index = %s, want 8 (a restart writes nothing)", got)
+	if got := r.header.Get("X-Etcd-Index"); got != "9" {
+		t.Fatalf("after restart X-Etcd-Index = %s, want 9 (the update was 9; a restart writes nothing)", got)
 	}
 }
