@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -254,7 +255,7 @@ func (m *model) expire(now int64) *Event {
 	}
 	slices.SortFunc(due, func(a, b string) int {
 		if ea, eb := m.nodes[a].expire, m.nodes[b].expire; ea != eb {
-			return int(ea - eb)
+			return cmp.Compare(ea, eb)
 		}
 		return cmpPath(a, b)
 	})
@@ -323,6 +324,9 @@ func genRequest(rng *rand.Rand, now int64) Request {
 	case k < 4:
 		r.Op = OpPut
 		r.Dir = rng.IntN(5) == 0
+		if r.HasTTL && rng.IntN(4) == 0 {
+			r.Refresh, r.Value, r.Dir = true, "", false
+		}
 	case k < 5:
 		r.Op, r.PrevExist = OpPut, PrevExistFalse
 		r.Dir = rng.IntN(4) == 0

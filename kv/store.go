@@ -289,14 +289,17 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 		return nil, newError(EcodeRootROnly, "/", s.index)
 	}
 	dirPath, name := splitPath(p)
-	// Check for an existing file on the way before creating anything.
-	if _, d, werr := s.walkGet(dirPath); werr != nil && werr.Code == EcodeNotDir {
+	// Find the parent directory; create the missing part of it only once
+	// nothing can fail any more.
+	_, d, werr := s.walkGet(dirPath)
+	switch {
+	case werr != nil && werr.Code == EcodeNotDir:
 		return nil, werr
-	} else if werr == nil && !d.isDir() {
+	case werr == nil && !d.isDir():
 		return nil, newError(EcodeNotDir, dirPath, s.index)
 	}
 	var prev *Node
-	if _, d, werr := s.walkGet(dirPath); werr == nil {
+	if werr == nil {
 		if old := d.kids.get(name); old != nil {
 			if !replace {
 				return nil, newError(EcodeNodeExist, p, s.index)
@@ -309,9 +312,13 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 			d.kids.remove(name)
 		}
 	}
-	d, created, werr := s.walkCreate(dirPath, next)
+	created := 0
 	if werr != nil {
-		panic("kv: walkCreate failed after checks: " + werr.Error())
+		var cerr *Error
+		d, created, cerr = s.walkCreate(dirPath, next)
+		if cerr != nil {
+			panic("kv: walkCreate failed after checks: " + cerr.Error())
+		}
 	}
 	// Clone the name so the node does not pin the request's whole path.
 	n := &node{name: strings.Clone(name), created: next, modified: next, expire: exp}

@@ -175,7 +175,7 @@ func (h *hub) notify(ev *Event) {
 	key := ev.Node.Key
 	var hits []*Watcher
 	n := &h.root
-	cur := "/"
+	cur := "/" // always key itself or a prefix of it: no allocation
 	for {
 		orig := cur == key
 		if len(n.rec) > 0 && (orig || !isHiddenBelow(cur, key)) {
@@ -191,24 +191,22 @@ func (h *hub) notify(ev *Event) {
 					hits = append(hits, w)
 				}
 			}
-		}
-		if orig {
 			break
 		}
 		// Next segment of key below cur.
-		rest := key[len(cur):]
-		if cur != "/" {
-			rest = rest[1:]
+		start := len(cur) + 1
+		if cur == "/" {
+			start = 1
 		}
-		seg := rest
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			seg = rest[:i]
+		end := start
+		for end < len(key) && key[end] != '/' {
+			end++
 		}
-		n = n.kids[seg]
+		n = n.kids[key[start:end]]
 		if n == nil {
 			break
 		}
-		cur = joinPath(cur, seg)
+		cur = key[:end]
 	}
 	// Rule c: deleting or expiring a directory notifies every watcher
 	// below it, recursive or not.
