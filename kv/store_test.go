@@ -400,3 +400,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleTTLEntriesBounded: refreshing a TTL key many times leaves stale
+// heap entries, which are rebuilt away; history compaction reuses memory.
+func TestStaleTTLEntriesBounded(t *testing.T) {
+	s := newTestStore(t, Config{HistoryEvents: 10})
+	for i := range 5000 {
+		mustApply(t, s, Request{Op: OpPut, Path: "/t", Value: "v", HasTTL: true, TTL: 100 + int64(i)})
+	}
+	if len(s.ttl) > 2*1+1024+1 {
+		t.Errorf("ttl heap holds %d entries for one TTL key", len(s.ttl))
+	}
+	if got, ok := s.NextExpiry(); !ok || got != t0+5099*sec {
+		t.Errorf("NextExpiry = %d %v", got-t0, ok)
+	}
+	if s.hist.len() != 10 || len(s.hist.recs) > 2100 || s.hist.first != 4991 {
+		t.Errorf("history: %d retained, %d slots, first %d", s.hist.len(), len(s.hist.recs), s.hist.first)
+	}
+	var e *Error
+	_, err := s.Apply(Request{Op: OpPut, Path: "/", Time: t0})
+	if !errors.As(err, &e) || e.Error() != "kv: 107: Root is read only (/) [5000]" {
+		t.Errorf("Error() = %v", err)
+	}
+}
