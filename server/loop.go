@@ -316,6 +316,11 @@ func (m *Member) applyConfChange(cc raft.ConfChange) {
 			m.logger.Error("recording membership", "key", key, "err", err)
 		}
 	}
+	// Changes replayed at start-up were logged when they happened.
+	logMember := m.logger.Info
+	if m.applied.Load() < m.startCommit {
+		logMember = m.logger.Debug
+	}
 	var err error
 	old, exists := m.cluster.get(cc.NodeID)
 	switch cc.Type {
@@ -327,11 +332,11 @@ func (m *Member) applyConfChange(cc raft.ConfChange) {
 		put(dir+"/"+raftAttrName, mustJSON(raftAttributes{PeerURLs: urls, IsLearner: cc.Type == raft.ConfChangeAddLearner}))
 		switch {
 		case exists && old.IsLearner && cc.Type == raft.ConfChangeAddVoter:
-			m.logger.Info("learner promoted", "member", hexID(cc.NodeID))
+			logMember("learner promoted", "member", hexID(cc.NodeID))
 		case cc.Type == raft.ConfChangeAddLearner:
-			m.logger.Info("learner added", "member", hexID(cc.NodeID), "peer-urls", urls)
+			logMember("learner added", "member", hexID(cc.NodeID), "peer-urls", urls)
 		default:
-			m.logger.Info("member added", "member", hexID(cc.NodeID), "peer-urls", urls)
+			logMember("member added", "member", hexID(cc.NodeID), "peer-urls", urls)
 		}
 	case raft.ConfChangeRemove:
 		if exists {
@@ -340,11 +345,11 @@ func (m *Member) applyConfChange(cc raft.ConfChange) {
 			}
 		}
 		put(removedDir+"/"+hexID(cc.NodeID), "")
-		m.logger.Info("member removed", "member", hexID(cc.NodeID))
+		logMember("member removed", "member", hexID(cc.NodeID))
 	case raft.ConfChangeUpdate:
 		if exists {
 			put(dir+"/"+raftAttrName, mustJSON(raftAttributes{PeerURLs: ctx.PeerURLs, IsLearner: old.IsLearner}))
-			m.logger.Info("member updated", "member", hexID(cc.NodeID), "peer-urls", ctx.PeerURLs)
+			logMember("member updated", "member", hexID(cc.NodeID), "peer-urls", ctx.PeerURLs)
 		} else {
 			err = errMemberNotFound
 		}
