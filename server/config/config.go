@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -286,48 +284,6 @@ func FormatCluster(members []Member) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// MemberID derives a member's 64-bit ID from its sorted peer URLs and the
-// cluster token, so that every member of a new cluster computes the same IDs
-// for everyone from --initial-cluster alone. The ID is never zero
-// (raft.None).
-func (m Member) MemberID(token string) uint64 {
-	urls := urlStrings(m.PeerURLs)
-	slices.Sort(urls)
-	h := sha1.New()
-	for _, u := range urls {
-		h.Write([]byte(u))
-		h.Write([]byte{0})
-	}
-	h.Write([]byte(token))
-	id := binary.BigEndian.Uint64(h.Sum(nil)[:8])
-	if id == 0 {
-		id = 1
-	}
-	return id
-}
-
-// ClusterID derives the cluster ID from the member IDs of the initial
-// cluster (order does not matter) and the token. It is never zero.
-func ClusterID(members []Member, token string) uint64 {
-	ids := make([]uint64, len(members))
-	for i, m := range members {
-		ids[i] = m.MemberID(token)
-	}
-	slices.Sort(ids)
-	h := sha1.New()
-	var b [8]byte
-	for _, id := range ids {
-		binary.BigEndian.PutUint64(b[:], id)
-		h.Write(b[:])
-	}
-	h.Write([]byte(token))
-	id := binary.BigEndian.Uint64(h.Sum(nil)[:8])
-	if id == 0 {
-		id = 1
-	}
-	return id
 }
 
 func invalid(format string, args ...any) error {

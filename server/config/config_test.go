@@ -278,35 +278,6 @@ func TestUsageListsEveryFlag(t *testing.T) {
 	}
 }
 
-func TestMemberAndClusterIDs(t *testing.T) {
-	ms, err := ParseCluster(three)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[uint64]bool{}
-	for _, m := range ms {
-		id := m.MemberID("tok")
-		if id == 0 || ids[id] {
-			t.Errorf("member %s: ID %x zero or duplicate", m.Name, id)
-		}
-		ids[id] = true
-		if m.MemberID("other") == id {
-			t.Errorf("member %s: ID ignores the token", m.Name)
-		}
-	}
-	// The URL order inside a member and the member order do not matter.
-	a := Member{Name: "x", PeerURLs: mustURLs(t, "http://a:1,http://b:2")}
-	b := Member{Name: "x", PeerURLs: mustURLs(t, "http://b:2,http://a:1")}
-	if a.MemberID("t") != b.MemberID("t") {
-		t.Error("MemberID depends on URL order")
-	}
-	rev := slices.Clone(ms)
-	slices.Reverse(rev)
-	if ClusterID(ms, "tok") != ClusterID(rev, "tok") || ClusterID(ms, "tok") == ClusterID(ms, "tok2") {
-		t.Error("ClusterID must ignore member order and depend on the token")
-	}
-}
-
 func ExampleParse() {
 	cfg, err := Parse(
 		[]string{"--name=box2", "--initial-cluster=box1=http://10.0.0.1:2380,box2=http://10.0.0.2:2380",

@@ -85,9 +85,8 @@
 //   - --enable-v2 is accepted and ignored (cairn only speaks v2); setting it
 //     to false draws a warning.
 //   - Only http URLs: https (TLS), discovery and proxy flags do not exist.
-//   - MemberID and ClusterID derive IDs from the peer URLs and the token with
-//     SHA-1, like etcd, but the exact bytes hashed are cairn's own, so the
-//     IDs differ from etcd's.
+//   - Unlike etcd, member IDs are not derived from peer URLs: the member
+//     generates a random ID when it is created (see package server).
 //   - --max-wal-segment-size and --log-level are cairn's own.
 //
 // # Concurrency
