@@ -56,6 +56,9 @@ type Backend interface {
 	SelfStats() SelfStats
 	// StoreStats returns the store's counters (/v2/stats/store).
 	StoreStats() kv.Stats
+	// WaitApplied waits until this member has applied raft index i (used
+	// after a forwarded write so the client reads its write here too).
+	WaitApplied(ctx context.Context, i uint64) error
 }
 
 // SelfStats is this member's state as /v2/stats/self shows it.
@@ -89,6 +92,11 @@ const ForwardPrefix = "/cairn/client"
 // forwarded again (a member that lost leadership meanwhile proposes it
 // itself).
 const ForwardedHeader = "X-Cairn-Forwarded"
+
+// appliedHeader carries, on answers to forwarded requests, the raft index
+// the answering member had applied; the forwarding member waits until it
+// has applied as much before it answers its client (read your writes).
+const appliedHeader = "X-Cairn-Applied-Index"
 
 // Errors a Backend returns for the members API (wrapped with %w), and for
 // requests that did not complete.

@@ -37,7 +37,12 @@
 // write (PUT, POST, DELETE on keys; POST, PUT, DELETE and promote on
 // members) arriving at a follower is proxied to the leader's peer listener
 // under ForwardPrefix, marked with ForwardedHeader so it is never forwarded
-// twice: the leader stamps the request time and proposes it.
+// twice: the leader stamps the request time and proposes it. The leader's
+// answer carries the raft index it had applied (X-Cairn-Applied-Index,
+// removed before the answer goes on); the follower answers its client only
+// once it has applied that index too, so a client reads its own write from
+// the member it wrote to. If the leader cannot be reached, forwarding
+// follows leader changes and retries until Options.Timeout.
 //
 // # Members API and the learner extension
 //

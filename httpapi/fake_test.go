@@ -18,6 +18,7 @@ type fakeBackend struct {
 	fail    error // returned by Propose and QuorumGet when set
 	members []Member
 	forward string
+	waited  []uint64 // WaitApplied calls
 }
 
 var fakeNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -131,3 +132,10 @@ func (f *fakeBackend) SelfStats() SelfStats {
 }
 
 func (f *fakeBackend) StoreStats() kv.Stats { return f.store.Stats() }
+
+func (f *fakeBackend) WaitApplied(ctx context.Context, i uint64) error {
+	f.mu.Lock()
+	f.waited = append(f.waited, i)
+	f.mu.Unlock()
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,8 +75,37 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v2/keys") || strings.HasPrefix(r.URL.Path, "/v2/members") {
 		w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
 	}
+	if r.Header.Get(ForwardedHeader) != "" {
+		w = &appliedWriter{ResponseWriter: w, b: h.b}
+	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// appliedWriter adds appliedHeader when the answer's header is written,
+// which is after the request's write was applied.
+type appliedWriter struct {
+	http.ResponseWriter
+	b     Backend
+	wrote bool
+}
+
+func (a *appliedWriter) WriteHeader(code int) {
+	if !a.wrote {
+		a.wrote = true
+		idx, _ := a.b.RaftStatus()
+		a.Header().Set(appliedHeader, strconv.FormatUint(idx, 10))
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *appliedWriter) Write(p []byte) (int, error) {
+	if !a.wrote {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(p)
+}
+
+func (a *appliedWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // maxForwardBody bounds the body of a forwarded write.
 const maxForwardBody = 64 << 20
@@ -109,14 +139,25 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request) bool {
 		resp, err := h.forwardOnce(ctx, r, base, body)
 		if err == nil {
 			defer resp.Body.Close()
+			body, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardBody))
+			if err != nil {
+				h.logf("httpapi: reading the leader's answer: %v", err)
+				writeEtcdError(w, ecodeRaftInternal, errMessages[ecodeRaftInternal], ErrTimeout.Error(), 0)
+				return true
+			}
+			// Answer only once this member has applied the write too,
+			// so the client reads it here next.
+			if idx, err := strconv.ParseUint(resp.Header.Get(appliedHeader), 10, 64); err == nil {
+				h.b.WaitApplied(ctx, idx)
+			}
 			for k, vs := range resp.Header {
-				if k == "Content-Length" || k == "Date" {
+				if k == "Content-Length" || k == "Date" || k == appliedHeader {
 					continue
 				}
 				w.Header()[k] = vs
 			}
 			w.WriteHeader(resp.StatusCode)
-			io.Copy(w, resp.Body)
+			w.Write(body)
 			return true
 		}
 		h.logf("httpapi: forwarding %s %s to the leader: %v", r.Method, r.URL.Path, err)

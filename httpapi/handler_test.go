@@ -262,9 +262,12 @@ func TestForwardToLeader(t *testing.T) {
 	fh := New(follower, Options{Timeout: 2 * time.Second})
 	run(t, fh, step{name: "forwarded set", method: "PUT", target: "/v2/keys/f", form: url.Values{"value": {"x"}}, code: 201,
 		want:    `{"action":"set","node":{"key":"/f","value":"x","modifiedIndex":1,"createdIndex":1}}` + "\n",
-		headers: map[string]string{"X-Etcd-Index": "1", "X-Etcd-Cluster-Id": "c0ffee"}})
+		headers: map[string]string{"X-Etcd-Index": "1", "X-Etcd-Cluster-Id": "c0ffee", appliedHeader: ""}})
 	if forwarded != "1" {
 		t.Fatalf("leader saw %s=%q", ForwardedHeader, forwarded)
+	}
+	if len(follower.waited) != 1 || follower.waited[0] != 42 {
+		t.Fatalf("follower waited for applied index %v, want [42] (the leader's)", follower.waited)
 	}
 	if _, err := leader.store.Get("/1/f", false, false, 0); err != nil {
 		t.Fatal("write did not reach the leader's store")

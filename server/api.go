@@ -478,3 +478,6 @@ func (m *Member) safeToRemoveVoter(id uint64) bool {
 	}
 	return started >= members/2+1
 }
+
+// WaitApplied waits until raft index i is applied here.
+func (m *Member) WaitApplied(ctx context.Context, i uint64) error { return m.waitApplied(ctx, i) }

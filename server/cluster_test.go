@@ -53,6 +53,10 @@ func TestThreeMembers(t *testing.T) {
 	if r.code != http.StatusCreated || !strings.Contains(r.body, `"value":"on-follower"`) {
 		t.Fatalf("write on follower: %d %s", r.code, r.body)
 	}
+	// Read your writes: a plain (local) read on that follower sees it.
+	if r := do(t, "GET", follower.clientURL+"/v2/keys/f", nil); r.code != 200 || !strings.Contains(r.body, `"value":"on-follower"`) {
+		t.Fatalf("local read after a forwarded write: %d %s", r.code, r.body)
+	}
 	// Quorum reads on every member see it.
 	for _, n := range nodes {
 		r := quorumGet(t, n, "/f")
