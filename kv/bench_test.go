@@ -154,6 +154,26 @@ func benchSave(b *testing.B, n int) {
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "save-quiet-ms")
 		b.ReportMetric(float64(w.n)/(1<<20), "snapshot-MiB")
 
+		// How long Save holds the read lock per chunk: one full pass of
+		// collectAfter, as Save does it.
+		var longest time.Duration
+		lo := ""
+		chunk := &liveChunk{}
+		for {
+			chunk.reset()
+			t := time.Now()
+			s.mu.RLock()
+			done := s.collectAfter(lo, saveChunk, chunk)
+			s.mu.RUnlock()
+			longest = max(longest, time.Since(t))
+			if done {
+				break
+			}
+			chunk.paths()
+			lo = chunk.states[len(chunk.states)-1].path
+		}
+		b.ReportMetric(float64(longest.Microseconds()), "max-lock-hold-us")
+
 		// Applies offered at a fixed rate (20,000/s, several times etcd
 		// v2's best write rate) while Save runs.
 		saveMS, rate, p99, worst := saveWithApplies(b, s, n, val, 20_000, 1<<30)

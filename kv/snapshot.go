@@ -91,17 +91,25 @@ func (s *Store) Save(w io.Writer) error {
 	next := n + 1 // next record index to pick up
 	var pending spanHeap
 	var active []*span
+	chunk := &liveChunk{}
 	for {
 		s.mu.RLock()
 		if s.gen != gen {
 			s.mu.RUnlock()
 			return ErrStoreReset
 		}
-		live, done := s.collectAfter(lo, saveChunk)
+		chunk.reset()
+		done := s.collectAfter(lo, saveChunk, chunk)
+		newRecs := make([]*record, 0, s.index+1-next)
 		for ; next <= s.index; next++ {
-			heap.Push(&pending, newSpan(s.hist.at(next)))
+			newRecs = append(newRecs, s.hist.at(next))
 		}
 		s.mu.RUnlock()
+		chunk.paths()
+		live := chunk.states
+		for _, r := range newRecs {
+			heap.Push(&pending, newSpan(r))
+		}
 		hi := ""
 		if !done {
 			hi = live[len(live)-1].path
@@ -263,30 +271,61 @@ func (r rangeRegion) enter(d string) bool {
 	return r.lo == "" || cmpPath(r.lo, d) <= 0 || isUnder(r.lo, d)
 }
 
-// collectAfter copies up to limit live node states that follow lo in tree
-// order ("" = from the root). done reports that the walk reached the end.
-// Caller holds mu.
-func (s *Store) collectAfter(lo string, limit int) (out []nodeState, done bool) {
-	emit := func(st nodeState) bool {
-		out = append(out, st)
-		return len(out) < limit
+// liveChunk is what Save copies under the read lock: node states whose
+// path field holds only the name, and the index of their directory's
+// path in dirs. Full paths are built after the lock is released, so the
+// lock is held for copying, not for allocating a million path strings.
+type liveChunk struct {
+	states []nodeState
+	dirOf  []int32 // -1 for the root
+	dirs   []string
+}
+
+func (c *liveChunk) reset() {
+	c.states, c.dirOf, c.dirs = c.states[:0], c.dirOf[:0], c.dirs[:0]
+}
+
+// paths turns names into full paths. Call it without the lock.
+func (c *liveChunk) paths() {
+	for i := range c.states {
+		if d := c.dirOf[i]; d >= 0 {
+			c.states[i].path = joinPath(c.dirs[d], c.states[i].path)
+		}
 	}
-	var dfs func(p string, n *node) bool
-	visit := func(p string, c *node) bool {
-		cp := joinPath(p, c.name)
-		if !emit(c.state(cp)) {
+}
+
+// collectAfter appends to c up to limit live node states that follow lo
+// in tree order ("" = from the root). done reports that the walk reached
+// the end. Caller holds mu.
+func (s *Store) collectAfter(lo string, limit int, c *liveChunk) (done bool) {
+	emit := func(dir int32, name string, n *node) bool {
+		c.states = append(c.states, n.state(name))
+		c.dirOf = append(c.dirOf, dir)
+		return len(c.states) < limit
+	}
+	dirIndex := func(p string) int32 {
+		c.dirs = append(c.dirs, p)
+		return int32(len(c.dirs) - 1)
+	}
+	var dfs func(p string, di int32, n *node) bool
+	visit := func(p string, di int32, k *node) bool {
+		if !emit(di, k.name, k) {
 			return false
 		}
-		return !c.isDir() || dfs(cp, c)
+		if !k.isDir() || k.kids.n == 0 {
+			return true
+		}
+		cp := joinPath(p, k.name)
+		return dfs(cp, dirIndex(cp), k)
 	}
-	dfs = func(p string, n *node) bool {
-		return n.kids.each(func(c *node) bool { return visit(p, c) })
+	dfs = func(p string, di int32, n *node) bool {
+		return n.kids.each(func(k *node) bool { return visit(p, di, k) })
 	}
 	if lo == "" {
-		if !emit(s.root.state("/")) {
-			return out, false
+		if !emit(-1, "/", s.root) {
+			return false
 		}
-		return out, dfs("/", s.root)
+		return dfs("/", dirIndex("/"), s.root)
 	}
 	type frame struct {
 		p    string
@@ -310,19 +349,20 @@ func (s *Store) collectAfter(lo string, limit int) (out []nodeState, done bool) 
 		cur = lo[:j]
 		i = j + 1
 	}
-	if n != nil && cur == lo && n.isDir() && !dfs(lo, n) {
-		return out, false
+	if n != nil && cur == lo && n.isDir() && !dfs(lo, dirIndex(lo), n) {
+		return false
 	}
 	for i := len(frames) - 1; i >= 0; i-- {
 		f := frames[i]
-		ok := f.n.kids.eachFrom(f.next, func(c *node) bool {
-			return c.name == f.next || visit(f.p, c)
+		di := dirIndex(f.p)
+		ok := f.n.kids.eachFrom(f.next, func(k *node) bool {
+			return k.name == f.next || visit(f.p, di, k)
 		})
 		if !ok {
-			return out, false
+			return false
 		}
 	}
-	return out, true
+	return true
 }
 
 func appendSnapNode(buf []byte, d int, name string, st *nodeState) []byte {
