@@ -102,6 +102,8 @@ type Proc struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been waited for
 	started time.Time
+	// reserved holds the member's ports until its first start.
+	reserved []net.Listener
 }
 
 // NewCluster starts cfg.Size members with --initial-cluster-state new and
@@ -154,6 +156,11 @@ func NewUnstartedCluster(t TB, cfg Config) *Cluster {
 	t.Cleanup(func() {
 		for _, p := range c.Members() {
 			p.kill()
+			p.mu.Lock()
+			for _, ln := range p.reserved {
+				ln.Close()
+			}
+			p.mu.Unlock()
 		}
 		c.Net.Close()
 		if dir := os.Getenv("CAIRN_E2E_LOGDIR"); dir != "" {
@@ -231,15 +238,15 @@ func (c *Cluster) Member(name string) *Proc {
 	return nil
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (string, error) {
+// reservePort binds a free loopback port and returns its listener; the
+// caller closes it just before the member binds the port, so that no other
+// port the harness allocates in the meantime can be the same one.
+func reservePort() (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("e2e: free port: %w", err)
+		return nil, fmt.Errorf("e2e: free port: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
+	return ln, nil
 }
 
 // newProc allocates a member's ports, proxy and directories.
@@ -249,14 +256,15 @@ func (c *Cluster) newProc() *Proc {
 	name := "m" + strconv.Itoa(c.next)
 	c.next++
 	c.mu.Unlock()
-	client, err := freePort()
+	clientLn, err := reservePort()
 	if err != nil {
 		c.t.Fatalf("%v", err)
 	}
-	peer, err := freePort()
+	peerLn, err := reservePort()
 	if err != nil {
 		c.t.Fatalf("%v", err)
 	}
+	client, peer := clientLn.Addr().String(), peerLn.Addr().String()
 	proxy, err := c.Net.Listen(name, peer)
 	if err != nil {
 		c.t.Fatalf("%v", err)
@@ -269,6 +277,7 @@ func (c *Cluster) newProc() *Proc {
 		ProxyURL:  "http://" + proxy,
 		LogPath:   filepath.Join(c.dir, name+".log"),
 		c:         c,
+		reserved:  []net.Listener{clientLn, peerLn},
 	}
 	c.mu.Lock()
 	c.members = append(c.members, p)
@@ -344,6 +353,10 @@ func (p *Proc) Start() error {
 			return fmt.Errorf("e2e: %s: already running", p.Name)
 		}
 	}
+	for _, ln := range p.reserved {
+		ln.Close()
+	}
+	p.reserved = nil
 	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("e2e: %s: %w", p.Name, err)

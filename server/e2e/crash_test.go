@@ -210,7 +210,9 @@ func TestFullRestart(t *testing.T) {
 		}
 		checkAcks(t, c.Members(), h, "/restart")
 		for _, p := range c.Members() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			got, err := p.Client(nil).Get(ctx, "/restart/k0", false)
+			cancel()
 			if err != nil {
 				t.Fatalf("%s: %v", p.Name, err)
 			}

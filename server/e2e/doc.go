@@ -56,9 +56,10 @@
 //
 // # Caveats
 //
-// Free ports are found by binding port 0 and closing it, so another process
-// may take one before the member binds it; the member then fails to start
-// and the test fails with its log. Only loopback addresses are used. The
+// Free ports are found by binding port 0 and holding the listener until just
+// before the member starts; another process may still take one in that
+// moment, and the member then fails to start and the test fails with its
+// log ("address already in use"). Only loopback addresses are used. The
 // tests are wall-clock tests of real processes: they poll HTTP endpoints
 // with bounded loops rather than sleeping for fixed times, but a heavily
 // loaded machine can still make elections slower than the bounds assume.
