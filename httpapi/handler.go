@@ -111,16 +111,17 @@ func (a *appliedWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 const maxForwardBody = 64 << 20
 
 // forward sends a write to the leader and copies its answer back, and
-// reports whether it did. A request that was already forwarded once is
-// handled here. If the leader cannot be reached (it just failed or was
-// removed), forward retries, following leader changes, until the request
-// timeout, and handles the request here if this member became the leader
-// or no leader is known.
+// reports whether it did (false: handle it here). A request that was
+// already forwarded once, or that reaches the leader, is handled here. While
+// no leader is known, or the leader cannot be reached (it just failed or was
+// removed), forward waits and retries, following leader changes, until the
+// request timeout (then error 300); if this member becomes the leader
+// meanwhile it handles the request itself.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get(ForwardedHeader) != "" {
 		return false
 	}
-	if _, ok := h.b.ForwardURL(); !ok {
+	if lead := h.b.Leader(); lead != 0 && lead == h.b.ID() {
 		return false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody))
@@ -134,10 +135,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request) bool {
 	for {
 		base, ok := h.b.ForwardURL()
 		if !ok {
-			return false
+			if lead := h.b.Leader(); lead != 0 && lead == h.b.ID() {
+				return false // this member became the leader
+			}
+			// No usable leader yet (an election is going on): wait
+			// for one, so the leader stamps the request.
 		}
-		resp, err := h.forwardOnce(ctx, r, base, body)
-		if err == nil {
+		var resp *http.Response
+		if ok {
+			resp, err = h.forwardOnce(ctx, r, base, body)
+		}
+		if ok && err == nil {
 			defer resp.Body.Close()
 			body, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardBody))
 			if err != nil {
@@ -160,7 +168,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request) bool {
 			w.Write(body)
 			return true
 		}
-		h.logf("httpapi: forwarding %s %s to the leader: %v", r.Method, r.URL.Path, err)
+		if ok {
+			h.logf("httpapi: forwarding %s %s to the leader: %v", r.Method, r.URL.Path, err)
+		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-ctx.Done():

@@ -259,6 +259,7 @@ func TestForwardToLeader(t *testing.T) {
 	t.Cleanup(srv.Close)
 	follower := newFake()
 	follower.forward = srv.URL + ForwardPrefix
+	follower.leader = 0x2
 	fh := New(follower, Options{Timeout: 2 * time.Second})
 	run(t, fh, step{name: "forwarded set", method: "PUT", target: "/v2/keys/f", form: url.Values{"value": {"x"}}, code: 201,
 		want:    `{"action":"set","node":{"key":"/f","value":"x","modifiedIndex":1,"createdIndex":1}}` + "\n",
