@@ -232,3 +232,31 @@ func saveWithApplies(b *testing.B, s *Store, n int, val string, perSecond, limit
 	}
 	return float64(took.Milliseconds()), float64(len(lat)) / took.Seconds(), p99, worst
 }
+
+// BenchmarkWatcherMemory reports the heap cost of an idle long-poll
+// (non-stream) watcher and of an idle stream watcher (default buffer),
+// each on its own key. Run it with -benchtime=1x.
+func BenchmarkWatcherMemory(b *testing.B) {
+	const n = 100_000
+	for i := 0; i < b.N; i++ {
+		for _, stream := range []bool{false, true} {
+			s := newTestStore(b, Config{})
+			before := heapAlloc()
+			ws := make([]*Watcher, n)
+			for j := range ws {
+				w, err := s.Watch(fmt.Sprintf("/w/%06d", j), false, stream, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ws[j] = w
+			}
+			per := float64(heapAlloc()-before)/n - 8 // minus the ws slot
+			if stream {
+				b.ReportMetric(per, "B/stream-watcher")
+			} else {
+				b.ReportMetric(per, "B/longpoll-watcher")
+			}
+			runtime.KeepAlive(ws)
+		}
+	}
+}

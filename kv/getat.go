@@ -98,18 +98,43 @@ func (r subtreeRegion) enter(d string) bool {
 // removals keep the detached subtree).
 func (s *Store) GetAt(p string, atIndex uint64, recursive, sorted bool, now int64) (*Event, error) {
 	p = cleanPath(p)
+	m, recs, err := s.getAtPrepare(p, atIndex, recursive, now)
+	if m == nil {
+		if err != nil {
+			return nil, err
+		}
+		return recs[0].ev, nil // atIndex is the current index: a plain get
+	}
+	// Undo outside the lock: records and detached subtrees are immutable.
+	reg := subtreeRegion{p: p, recursive: recursive}
+	for i := len(recs) - 1; i >= 0; i-- {
+		m.undo(recs[i], reg)
+	}
+	ev, gerr := m.get(p, recursive, now, atIndex)
+	s.stats.count(&s.stats.getsSuccess, &s.stats.getsFail, gerr)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return ev, nil
+}
+
+// getAtPrepare copies, under the read lock, the live state of GetAt's
+// region and the records after atIndex. When atIndex is the current index
+// it answers directly: a nil overlay with either an error or the event in
+// a one-record slice.
+func (s *Store) getAtPrepare(p string, atIndex uint64, recursive bool, now int64) (overlay, []*record, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if atIndex > s.index || (atIndex < s.index && !s.hist.has(atIndex+1)) {
-		return nil, newError(EcodeIndexCompacted,
+		return nil, nil, newError(EcodeIndexCompacted,
 			fmt.Sprintf("the requested index is not retained [%d/%d/%d]", s.hist.first, atIndex, s.index), s.index)
 	}
 	if atIndex == s.index {
 		ev, err := s.get(p, recursive, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return ev, nil
+		return nil, []*record{{ev: ev}}, nil
 	}
 	reg := subtreeRegion{p: p, recursive: recursive}
 	m := overlay{}
@@ -139,15 +164,11 @@ func (s *Store) GetAt(p string, atIndex uint64, recursive, sorted bool, now int6
 	if n != nil && cur == p && n.isDir() {
 		m.putSubtree(p, n, reg)
 	}
-	for i := s.index; i > atIndex; i-- {
-		m.undo(s.hist.at(i), reg)
+	recs := make([]*record, 0, s.index-atIndex)
+	for i := atIndex + 1; i <= s.index; i++ {
+		recs = append(recs, s.hist.at(i))
 	}
-	ev, err := m.get(p, recursive, now, atIndex)
-	s.stats.count(&s.stats.getsSuccess, &s.stats.getsFail, err)
-	if err != nil {
-		return nil, err
-	}
-	return ev, nil
+	return m, recs, nil
 }
 
 // get is Get over a reconstructed overlay.
