@@ -97,7 +97,10 @@
 //
 // The member that proposes a write stamps kv.Request.Time; writes that
 // arrive at a follower are forwarded by httpapi to the leader's peer
-// listener, so the leader stamps them. On each tick the leader checks
+// listener (waiting for a leader during an election), so the leader stamps
+// them. The exception: a forwarded write that reaches a member that has
+// just lost leadership is proposed there, stamped with its clock, and
+// reaches the new leader through raft's own proposal forwarding. On each tick the leader checks
 // kv.NextExpiry and proposes an OpExpire only when something is due: an
 // idle cluster writes nothing. Every member applies the same expiry at the
 // same log position, so expiry is deterministic across members.
