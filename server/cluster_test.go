@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -145,5 +146,37 @@ func TestFollowerRestartCatchesUp(t *testing.T) {
 	}
 	if a, b := f.m.store.Index(), lead.m.store.Index(); a != b {
 		t.Fatalf("store index: follower %d, leader %d", a, b)
+	}
+}
+
+// TestSlowWatcherDoesNotBlockApply: a stream watcher whose client never
+// reads fills its buffer and is dropped; writes go on.
+func TestSlowWatcherDoesNotBlockApply(t *testing.T) {
+	nodes := newCluster(t, 1, nil)
+	n := nodes[0]
+	u, err := url.Parse(n.clientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	// Never read from conn.
+	if _, err := conn.Write([]byte("GET /v2/keys/s?wait=true&stream=true&recursive=true HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	writes := 300
+	if testing.Short() {
+		writes = 150
+	}
+	big := strings.Repeat("v", 2000)
+	start := time.Now()
+	for i := range writes {
+		put(t, n, "/s/k"+incr(string(rune('0'+i%10))), big)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("%d writes with a stuck watcher took %v", writes, d)
 	}
 }
