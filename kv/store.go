@@ -2,6 +2,7 @@ package kv
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,7 +91,7 @@ type Store struct {
 }
 
 // ErrInvalidConfig is returned by New for a bad Config.
-var ErrInvalidConfig = fmt.Errorf("kv: invalid config")
+var ErrInvalidConfig = errors.New("kv: invalid config")
 
 // New returns an empty store at index 0 holding the namespace directories.
 func New(cfg Config) (*Store, error) {
