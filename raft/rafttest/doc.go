@@ -95,8 +95,8 @@
 //	go test ./raft/rafttest -run TestElectionTiming -v                  # the timing distribution
 //	go test ./raft/rafttest -run '^$' -bench .                          # core throughput, election timing
 //
-// The default randomized run is bounded by a seed count (6000, 300 with
-// -short) and by wall time (60 s, 15 s with -short), whichever comes first.
+// The default randomized run is bounded by a seed count (10000, 1000 with
+// -short) and by wall time (50 s, 15 s with -short), whichever comes first.
 // Problems found in the core are kept as small deterministic tests in
 // findings_test.go.
 //

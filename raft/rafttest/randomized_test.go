@@ -17,9 +17,9 @@ import (
 
 var (
 	flagSeed   = flag.String("seed", "", "TestRandomizedSafety: replay only this seed, with a trace")
-	flagSeeds  = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 6000, or 300 with -short)")
+	flagSeeds  = flag.Int("seeds", 0, "TestRandomizedSafety: number of seeds (0: 10000, or 1000 with -short)")
 	flagFirst  = flag.Uint64("firstseed", 1, "TestRandomizedSafety: first seed of the run")
-	flagBudget = flag.Duration("budget", 0, "TestRandomizedSafety: wall-time bound (0: 60s, or 15s with -short)")
+	flagBudget = flag.Duration("budget", 0, "TestRandomizedSafety: wall-time bound (0: 50s, or 15s with -short)")
 	flagChaos  = flag.Int("chaosticks", 0, "TestRandomizedSafety: ticks of faults before healing (0: 250)")
 )
 
@@ -67,9 +67,9 @@ func TestRandomizedSafety(t *testing.T) {
 		t.Logf("seed %d: %+v", seed, res)
 		return
 	}
-	seeds, budget := 6000, 60*time.Second
+	seeds, budget := 10000, 50*time.Second
 	if testing.Short() {
-		seeds, budget = 300, 15*time.Second
+		seeds, budget = 1000, 15*time.Second
 	}
 	if *flagSeeds > 0 {
 		seeds = *flagSeeds
