@@ -121,7 +121,7 @@ func TestFindingNewMemberStaleSnapshot(t *testing.T) {
 // PreVote nothing else makes 4 catch up. Answering a stale MsgVote with a
 // rejection carrying the current term (as the paper's RPC does, and as the
 // core already does for MsgPreVote) lets 4 adopt 3's term and win at its
-// next timeout. Found by TestRandomizedSafety seed 7587.
+// next timeout. Found by TestRandomizedSafety (seed 7587 of the version then).
 func TestFindingStaleVoteRequestUnanswered(t *testing.T) {
 	nw := newNet(t, 1, 3, nil)
 	elect(t, nw, 1)

@@ -99,7 +99,7 @@ type scenarioResult struct {
 	Size5, PreVote, CheckQuorum                         int
 	Ticks, Proposals, Committed, Failed, Overwritten    int
 	ForwardedLost, ConfChanges, ConfApplied, Crashes    int
-	Compactions, Partitions, SnapshotsSent, Elections   int
+	Compactions, Partitions, SnapshotsInstalled, Elections   int
 	HealTicks, MaxHealTicks, Reads, Drift               int
 	Messages, Dropped, Duplicated, Delayed, DeliveredOK uint64
 }
@@ -119,7 +119,7 @@ func (s *scenarioResult) add(o scenarioResult) {
 	s.Crashes += o.Crashes
 	s.Compactions += o.Compactions
 	s.Partitions += o.Partitions
-	s.SnapshotsSent += o.SnapshotsSent
+	s.SnapshotsInstalled += o.SnapshotsInstalled
 	s.Elections += o.Elections
 	s.HealTicks += o.HealTicks
 	s.MaxHealTicks = max(s.MaxHealTicks, o.MaxHealTicks)
@@ -226,7 +226,7 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 			}
 		}
 		if !rd.Snapshot.IsEmpty() {
-			res.SnapshotsSent++
+			res.SnapshotsInstalled++
 		}
 		for _, rs := range rd.ReadStates {
 			floor, ok := reads[string(rs.RequestCtx)]
