@@ -96,12 +96,12 @@ func TestRandomizedSafety(t *testing.T) {
 }
 
 type scenarioResult struct {
-	Size5, PreVote, CheckQuorum                         int
-	Ticks, Proposals, Committed, Failed, Overwritten    int
-	ForwardedLost, ConfChanges, ConfApplied, Crashes    int
-	Compactions, Partitions, SnapshotsInstalled, Elections   int
-	HealTicks, MaxHealTicks, Reads, Drift               int
-	Messages, Dropped, Duplicated, Delayed, DeliveredOK uint64
+	Size5, PreVote, CheckQuorum                            int
+	Ticks, Proposals, Committed, Failed, Overwritten       int
+	ForwardedLost, ConfChanges, ConfApplied, Crashes       int
+	Compactions, Partitions, SnapshotsInstalled, Elections int
+	HealTicks, MaxHealTicks, Reads, Drift                  int
+	Messages, Dropped, Duplicated, Delayed, DeliveredOK    uint64
 }
 
 func (s *scenarioResult) add(o scenarioResult) {
