@@ -176,8 +176,8 @@ func TestFindingStaleVoteRequestUnanswered(t *testing.T) {
 // cut off (and in one case tries to transfer leadership, the MsgTimeoutNow
 // being lost), a new leader commits a write, and the old leader answers a
 // lease read with an index that misses it: a stale read. Found by
-// TestRandomizedSafety (seed 601 of the version then); in a quick sweep of 200 seeds of the
-// first case, 133 served a stale read. The fix: a freshness check at read
+// TestRandomizedSafety (seed 601 of the version then); in a quick sweep of
+// 200 seeds of the first case, 133 served a stale read. The fix: a freshness check at read
 // time (serve only while a quorum acknowledged a heartbeat stamp younger
 // than ElectionTick-1 ticks), revoked once a transfer sends MsgTimeoutNow.
 func TestFindingLeaseReadAfterDeposition(t *testing.T) {
