@@ -153,6 +153,19 @@
 // snapshot-install failure is fatal: Failed() is closed and the process
 // must exit and recover from disk.
 //
+// # Caveats
+//
+//   - Entries are applied on the Raft loop goroutine: a very large apply
+//     (a recursive delete of a huge directory) delays ticks and heartbeats
+//     for its duration.
+//   - A write that timed out (error 300) may still be applied later, as in
+//     etcd.
+//   - Request IDs are the member ID's top 16 bits plus a clock-seeded
+//     counter; two members whose IDs share those bits could in theory
+//     confuse each other's waiting requests.
+//   - The peer listener has no authentication (forwarded client writes
+//     included): keep it on a trusted network.
+//
 // # Concurrency
 //
 // Member methods are safe for concurrent use. Start may be called once;
