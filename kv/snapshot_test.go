@@ -159,3 +159,31 @@ func replicatedStats(s *Store) Stats {
 	st.GetsSuccess, st.GetsFail, st.Watchers = 0, 0, 0
 	return st
 }
+
+// FuzzRestore: Restore never panics on hostile input, and whatever it
+// accepts saves back to the same bytes and stays usable.
+func FuzzRestore(f *testing.F) {
+	for _, n := range []int{0, 30, 120} {
+		s := newTestStore(f, Config{})
+		applyAll(s, genLog(uint64(n), n))
+		var b bytes.Buffer
+		if err := s.Save(&b); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := newTestStore(t, Config{})
+		if err := s.Restore(bytes.NewReader(data)); err != nil {
+			return
+		}
+		applyAll(s, genLog(5, 30))
+		var b bytes.Buffer
+		if err := s.Save(&b); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range candidatePaths()[:10] {
+			s.GetAt(p, s.Index()-min(s.Index(), 10), true, true, t0) //nolint: any result
+		}
+	})
+}
