@@ -31,10 +31,14 @@ func readID(ctx []byte) uint64 {
 	return binary.LittleEndian.Uint64(ctx)
 }
 
-// nextID returns a request ID unique among this member's live requests and
-// unlikely to collide with other members' (the member ID's top bits).
+// nextID returns a request ID unique among this member's requests, also
+// across restarts (the counter starts from the clock); 0 is never used.
 func (m *Member) nextID() uint64 {
-	return m.id&0xffff_0000_0000_0000 | m.reqSeq.Add(1)&0x0000_ffff_ffff_ffff
+	for {
+		if id := m.reqSeq.Add(1); id != 0 {
+			return id
+		}
+	}
 }
 
 // RaftStatus returns the applied index and the current term.
@@ -140,7 +144,7 @@ func (m *Member) Propose(ctx context.Context, req kv.Request) (*kv.Event, error)
 		return nil, err
 	}
 	r, err := m.propose(ctx, false, func(id uint64) ([]byte, raft.ConfChange) {
-		return encodeEntry(id, &req), raft.ConfChange{}
+		return encodeEntry(id, m.id, &req), raft.ConfChange{}
 	})
 	if err != nil {
 		return nil, err
@@ -285,7 +289,7 @@ func (m *Member) AddMember(ctx context.Context, peerURLs []string, learner bool)
 	if learner {
 		typ = raft.ConfChangeAddLearner
 	}
-	cc := raft.ConfChange{Type: typ, NodeID: id, Context: []byte(mustJSON(confContext{PeerURLs: peerURLs, IsLearner: learner}))}
+	cc := raft.ConfChange{Type: typ, NodeID: id, Context: []byte(mustJSON(confContext{Proposer: m.id, PeerURLs: peerURLs, IsLearner: learner}))}
 	if err := m.proposeConf(ctx, cc); err != nil {
 		return httpapi.Member{}, err
 	}
@@ -312,7 +316,8 @@ func (m *Member) RemoveMember(ctx context.Context, id uint64) error {
 	if !mem.IsLearner && !m.safeToRemoveVoter(id) {
 		return httpapi.ErrUnhealthy
 	}
-	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeRemove, NodeID: id})
+	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeRemove, NodeID: id,
+		Context: []byte(mustJSON(confContext{Proposer: m.id}))})
 }
 
 // UpdateMember replaces a member's peer URLs.
@@ -324,7 +329,7 @@ func (m *Member) UpdateMember(ctx context.Context, id uint64, peerURLs []string)
 		return httpapi.ErrMemberExists
 	}
 	return m.proposeConf(ctx, raft.ConfChange{Type: raft.ConfChangeUpdate, NodeID: id,
-		Context: []byte(mustJSON(confContext{PeerURLs: peerURLs}))})
+		Context: []byte(mustJSON(confContext{Proposer: m.id, PeerURLs: peerURLs}))})
 }
 
 // PromoteMember makes a learner a voter once its log has caught up: its
@@ -350,7 +355,7 @@ func (m *Member) PromoteMember(ctx context.Context, id uint64) (httpapi.Member, 
 		return httpapi.Member{}, httpapi.ErrLearnerNotReady
 	}
 	cc := raft.ConfChange{Type: raft.ConfChangeAddVoter, NodeID: id,
-		Context: []byte(mustJSON(confContext{PeerURLs: mem.PeerURLs}))}
+		Context: []byte(mustJSON(confContext{Proposer: m.id, PeerURLs: mem.PeerURLs}))}
 	if err := m.proposeConf(ctx, cc); err != nil {
 		return httpapi.Member{}, err
 	}

@@ -89,9 +89,10 @@
 //     Applying never blocks on watchers (kv drops slow stream watchers).
 //  6. Advance.
 //
-// Entry payload: an 8-byte little-endian request ID (0 when nobody waits)
-// followed by kv.AppendRequest. Conf change contexts are JSON
-// {"name","peerURLs","isLearner"}.
+// Entry payload: an 8-byte little-endian request ID (0 when nobody waits),
+// the proposer's member ID (8 bytes little-endian), then kv.AppendRequest.
+// Conf change contexts are JSON {"proposer","name","peerURLs","isLearner"}.
+// Only the proposer answers the waiting request.
 //
 // # Time and expiry
 //
@@ -160,9 +161,6 @@
 //     for its duration.
 //   - A write that timed out (error 300) may still be applied later, as in
 //     etcd.
-//   - Request IDs are the member ID's top 16 bits plus a clock-seeded
-//     counter; two members whose IDs share those bits could in theory
-//     confuse each other's waiting requests.
 //   - The peer listener has no authentication (forwarded client writes
 //     included): keep it on a trusted network.
 //

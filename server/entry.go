@@ -9,28 +9,33 @@ import (
 	"cairn/kv"
 )
 
-// Entry payloads. A normal entry's data is the proposer's request ID
-// (8 bytes little-endian, 0 for requests nobody waits for) followed by
-// kv.AppendRequest. A conf change's Context is a confContext in JSON.
+// Entry payloads. A normal entry's data is the request ID (8 bytes
+// little-endian, 0 for requests nobody waits for), the proposing member's
+// ID (8 bytes little-endian), then kv.AppendRequest. A conf change's
+// Context is a confContext in JSON; its Proposer and the ConfChange's ID
+// play the same roles. Only the proposer answers a waiting request, so
+// request IDs need only be unique per member.
 
-func encodeEntry(id uint64, r *kv.Request) []byte {
+func encodeEntry(id, proposer uint64, r *kv.Request) []byte {
 	b := binary.LittleEndian.AppendUint64(nil, id)
+	b = binary.LittleEndian.AppendUint64(b, proposer)
 	return kv.AppendRequest(b, r)
 }
 
-func decodeEntry(data []byte) (uint64, kv.Request, error) {
-	if len(data) < 8 {
-		return 0, kv.Request{}, fmt.Errorf("%w: entry of %d bytes", ErrCorruptEntry, len(data))
+func decodeEntry(data []byte) (id, proposer uint64, r kv.Request, err error) {
+	if len(data) < 16 {
+		return 0, 0, kv.Request{}, fmt.Errorf("%w: entry of %d bytes", ErrCorruptEntry, len(data))
 	}
-	r, err := kv.UnmarshalRequest(data[8:])
+	r, err = kv.UnmarshalRequest(data[16:])
 	if err != nil {
-		return 0, kv.Request{}, fmt.Errorf("%w: %w", ErrCorruptEntry, err)
+		return 0, 0, kv.Request{}, fmt.Errorf("%w: %w", ErrCorruptEntry, err)
 	}
-	return binary.LittleEndian.Uint64(data), r, nil
+	return binary.LittleEndian.Uint64(data), binary.LittleEndian.Uint64(data[8:]), r, nil
 }
 
 // confContext is the Context of a membership change.
 type confContext struct {
+	Proposer  uint64   `json:"proposer,omitempty"`
 	Name      string   `json:"name,omitempty"`
 	PeerURLs  []string `json:"peerURLs"`
 	IsLearner bool     `json:"isLearner,omitempty"`

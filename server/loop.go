@@ -273,7 +273,7 @@ func (m *Member) notifyApplied() {
 }
 
 func (m *Member) applyRequest(e raft.Entry) error {
-	id, req, err := decodeEntry(e.Data)
+	id, proposer, req, err := decodeEntry(e.Data)
 	if err != nil {
 		return fmt.Errorf("index %d: %w", e.Index, err)
 	}
@@ -284,7 +284,9 @@ func (m *Member) applyRequest(e raft.Entry) error {
 	if err == nil && (strings.HasPrefix(req.Path, "/0/") || req.Op == kv.OpExpire) {
 		m.cluster.load(m.store)
 	}
-	m.trigger(id, result{ev, err})
+	if proposer == m.id {
+		m.trigger(id, result{ev, err})
+	}
 	return nil
 }
 
@@ -360,7 +362,9 @@ func (m *Member) applyConfChange(cc raft.ConfChange) {
 	}
 	m.cluster.load(m.store)
 	m.syncPeers()
-	m.trigger(cc.ID, result{err: err})
+	if ctx.Proposer == m.id {
+		m.trigger(cc.ID, result{err: err})
+	}
 	if cc.Type == raft.ConfChangeRemove && cc.NodeID == m.id {
 		m.markRemoved("applied its own removal")
 	}
@@ -454,7 +458,7 @@ func (m *Member) maybeExpire() {
 		return
 	}
 	req := kv.Request{Op: kv.OpExpire, Time: now.UnixNano()}
-	if err := m.rn.Propose(encodeEntry(0, &req)); err == nil {
+	if err := m.rn.Propose(encodeEntry(0, m.id, &req)); err == nil {
 		m.expirePending = now
 	}
 }
