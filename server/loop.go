@@ -23,6 +23,13 @@ func (m *Member) run() {
 	checkEvery := max(1, int(time.Second/m.tickEvery))
 	ticks := 0
 	for {
+		// After a fatal error nothing more is done; the process exits.
+		select {
+		case <-m.failc:
+			<-m.stopc
+			return
+		default:
+		}
 		select {
 		case <-m.stopc:
 			return
