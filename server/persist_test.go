@@ -1,10 +1,14 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"cairn/raft"
 )
@@ -127,5 +131,40 @@ func TestProposalsBatched(t *testing.T) {
 	t.Logf("%d concurrent writes took %d WAL saves", writes, n)
 	if n >= int64(writes) {
 		t.Fatalf("%d writes took %d WAL saves: proposals are not batched", writes, n)
+	}
+}
+
+// TestSaveFailureIsFatal: a WAL error stops the member (Failed, Err wraps
+// ErrFatal) and the client gets error 300, not a success.
+func TestSaveFailureIsFatal(t *testing.T) {
+	var broken atomic.Bool
+	nodes := newCluster(t, 1, func(m *Member) {
+		m.RequestTimeout = time.Second
+		m.wrapIO = func(m *Member) {
+			save := m.save
+			m.save = func(hs raft.HardState, ents []raft.Entry) error {
+				if broken.Load() {
+					return errors.New("disk on fire")
+				}
+				return save(hs, ents)
+			}
+		}
+	})
+	n := nodes[0]
+	broken.Store(true)
+	r := do(t, "PUT", n.clientURL+"/v2/keys/x", url.Values{"value": {"v"}})
+	if r.code != 500 || !strings.Contains(r.body, `"errorCode":300`) {
+		t.Fatalf("write with a broken WAL: %d %s", r.code, r.body)
+	}
+	select {
+	case <-n.m.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("member did not fail")
+	}
+	if err := n.m.Err(); !errors.Is(err, ErrFatal) {
+		t.Fatalf("Err() = %v, want ErrFatal", err)
+	}
+	if n.m.Healthy() == nil {
+		t.Fatal("a failed member reports healthy")
 	}
 }
