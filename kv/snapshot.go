@@ -41,7 +41,7 @@ const (
 
 // saveChunk is how many live nodes Save copies per read-lock hold (a
 // variable so tests can force many small chunks).
-var saveChunk = 4096
+var saveChunk = 1024
 
 // Save writes the whole store (nodes, TTLs, history, index and replicated
 // counters) as it was at the moment Save was called. It holds the store
