@@ -27,8 +27,6 @@ import (
 
 // Errors, matched with errors.Is.
 var (
-	// ErrStarted is returned by a second Start.
-	ErrStarted = errors.New("server: already started")
 	// ErrBootstrap: the member could not create or join its cluster (peers
 	// did not answer in time, the member was not added, ...).
 	ErrBootstrap = errors.New("server: cannot bootstrap")
@@ -38,8 +36,6 @@ var (
 	ErrCorruptEntry = errors.New("server: corrupt log entry")
 	// ErrFatal: a storage error the member cannot continue after.
 	ErrFatal = errors.New("server: fatal storage error")
-	// ErrRemoved: this member was removed from the cluster.
-	ErrRemoved = errors.New("server: member removed from the cluster")
 )
 
 // Defaults of the tunables on Member.
