@@ -102,6 +102,8 @@ func TestKeys(t *testing.T) {
 			want: `{"action":"get","node":{"dir":true,"nodes":[{"key":"/foo","value":"c","modifiedIndex":3,"createdIndex":2},{"key":"/q","dir":true,"modifiedIndex":5,"createdIndex":5}]}}` + "\n"},
 		{name: "root read only", method: "PUT", target: "/v2/keys/", form: url.Values{"value": {"x"}}, code: 400,
 			want: `{"errorCode":107,"message":"Root is read only","cause":"/","index":6}` + "\n"},
+		{name: "no value on success", method: "PUT", target: "/v2/keys/nv?noValueOnSuccess=true", form: url.Values{"value": {"x"}}, code: 201,
+			want: `{"action":"set"}` + "\n", headers: with(ok, "X-Etcd-Index", "7")},
 		{name: "bad ttl", method: "PUT", target: "/v2/keys/x", form: url.Values{"ttl": {"abc"}}, code: 400,
 			want: `{"errorCode":202,"message":"The given TTL in POST form is not a number","cause":"invalid value for \"ttl\"","index":0}` + "\n", headers: errH("0")},
 		{name: "bad prevIndex", method: "PUT", target: "/v2/keys/x?prevIndex=z", code: 400,

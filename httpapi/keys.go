@@ -30,6 +30,9 @@ type keyRequest struct {
 	stream    bool
 	dir       bool
 	refresh   bool
+	// noValue (noValueOnSuccess, etcd 3.1+): a successful write answers
+	// with the action only.
+	noValue bool
 }
 
 // reqErr is a request parsing error: code and cause.
@@ -104,7 +107,7 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 		return nil, &reqErr{ecodePrevValueRequired, `"prevValue" cannot be empty`}
 	}
 	kr.prevValue = pv
-	if _, e = getBool(f, "noValueOnSuccess"); e != nil {
+	if kr.noValue, e = getBool(f, "noValueOnSuccess"); e != nil {
 		return nil, e
 	}
 	if s, _ := firstValue(f, "ttl"); s != "" {
@@ -206,6 +209,13 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		h.writeResult(w, r, ev, err)
 	default:
 		ev, err := h.b.Propose(ctx, kr.storeRequest())
+		if err == nil && kr.noValue {
+			switch ev.Action {
+			case kv.ActionSet, kv.ActionCreate, kv.ActionUpdate, kv.ActionCompareAndSwap:
+				h.writeActionOnly(w, ev)
+				return
+			}
+		}
 		h.writeResult(w, r, ev, err)
 	}
 }
@@ -299,4 +309,19 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			}
 		}
 	}
+}
+
+// writeActionOnly answers a write made with noValueOnSuccess=true:
+// {"action":...} alone, with the usual headers and status.
+func (h *Handler) writeActionOnly(w http.ResponseWriter, ev *kv.Event) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("X-Etcd-Index", strconv.FormatUint(ev.Index, 10))
+	h.raftHeaders(hd)
+	code := http.StatusOK
+	if ev.IsCreated() {
+		code = http.StatusCreated
+	}
+	w.WriteHeader(code)
+	h.encode(w, &kv.Event{Action: ev.Action, Index: ev.Index})
 }
