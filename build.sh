@@ -12,8 +12,8 @@ cd "$(dirname "$0")"
 
 version=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
 ldflags="-s -w -X main.version=${version}"
-# Packages whose unit tests run under qemu in `cross`: the storage layer.
-cross_test_pkgs=(./wal ./snapshot ./raft)
+# Packages whose unit tests run under qemu in `cross`: storage, consensus and store.
+cross_test_pkgs=(./wal ./snapshot ./raft ./kv)
 
 have_mains() { [ -n "$(go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./tools/... 2>/dev/null)" ]; }
 
