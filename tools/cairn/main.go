@@ -69,6 +69,7 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 	case <-m.ReadyNotify():
 	case <-ctx.Done():
 	case <-m.Failed():
+	case <-m.Removed():
 	}
 	if _, err := lifecycle.Ready(m.Status()); err != nil {
 		logger.Warn("sd_notify READY failed", "err", err)
