@@ -8,7 +8,11 @@
 //	go test -count=1 ./server/e2e                 # cairn, plus etcd if CAIRN_REF_ETCD is set
 //	go test -count=1 -short ./server/e2e          # smoke subset
 //	go test -count=1 ./server/e2e -e2e.flavors=etcd
-//	go test -count=1 ./server/e2e -run TestMeasure -measure -timeout 30m
+//	go test -count=1 ./server/e2e -run TestMeasure -measure -v -timeout 30m
+//
+// The measurements (TestMeasureFailover, TestMeasureRestart) run only with
+// -measure and print lines starting with RESULT; -measure.trials and
+// -measure.keys change their size.
 //
 // TestMain builds ./tools/cairn once into a temporary directory. If it does
 // not build, every cairn run is skipped with the build error. The reference
@@ -33,11 +37,15 @@
 // LearnIDs.
 //
 // Each member's advertised peer URL is a TCP proxy (Network) in front of its
-// real peer listener. The proxy learns the sender of a connection from the
-// sender header of its first HTTP request (X-Cairn-From for cairn,
-// X-Server-From for etcd) and applies per-pair rules: Drop (close
-// connections, refuse new ones), Blackhole (accept, discard every byte) or
-// Delay (forward after a delay).
+// real peer listener, so all traffic to a member's peer port passes the
+// proxy: Raft streams, snapshots, and the client requests a follower
+// forwards to the leader. The proxy attributes each connection to the
+// member process that opened it (the socket's owner, found through
+// /proc/net/tcp and /proc/<pid>/fd; failing that, the X-Cairn-From or
+// X-Server-From header) and applies per-pair rules: Drop (close the pair's
+// connections, refuse new ones), Blackhole (stall open connections, refuse
+// new ones) or Delay (forward each chunk after a delay). See Network for
+// how refused connections are answered.
 //
 // Client is a minimal v2 client with a bound on every request. It records
 // every acknowledged write (key, value, index) into a History; CheckAcks
@@ -63,6 +71,11 @@
 // tests are wall-clock tests of real processes: they poll HTTP endpoints
 // with bounded loops rather than sleeping for fixed times, but a heavily
 // loaded machine can still make elections slower than the bounds assume.
+//
+// Pdeathsig is tied to the OS thread that started the child; the Go runtime
+// does not end threads of goroutines that did not lock one, so this holds in
+// practice, but a member killed for no visible reason would be the first
+// thing to suspect.
 //
 // Set CAIRN_E2E_LOGDIR to a directory to keep every member's full log
 // there, and (cairn only) CAIRN_E2E_DEBUG=1 to start members with

@@ -88,6 +88,12 @@ func (l *Load) Stop() {
 	l.wg.Wait()
 }
 
+// Wait waits for the workers to finish on their own (count or time bound).
+func (l *Load) Wait() {
+	l.wg.Wait()
+	l.cancel()
+}
+
 // Counts returns the number of acknowledged and failed writes so far.
 func (l *Load) Counts() (ok, failed int64) { return l.ok.Load(), l.failed.Load() }
 
