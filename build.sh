@@ -59,6 +59,29 @@ cross() {
 	done
 }
 
+# ref_etcd makes the reference etcd 3.4.23 (Debian's etcd-server and
+# etcd-client, unpacked, never installed as a service) available to the
+# comparison tests through CAIRN_REF_ETCD and CAIRN_REF_ETCDCTL. Without it
+# those tests skip and say so.
+ref_etcd() {
+	if [ -n "${CAIRN_REF_ETCD:-}" ]; then
+		return
+	fi
+	local dir=.ref/etcd
+	if [ ! -x "$dir/usr/bin/etcd" ] && command -v apt-get >/dev/null; then
+		rm -rf .ref/deb && mkdir -p .ref/deb
+		if (cd .ref/deb && apt-get download etcd-server etcd-client >/dev/null 2>&1); then
+			for deb in .ref/deb/*.deb; do dpkg -x "$deb" "$dir"; done
+		fi
+	fi
+	if [ -x "$dir/usr/bin/etcd" ]; then
+		export CAIRN_REF_ETCD=$PWD/$dir/usr/bin/etcd CAIRN_REF_ETCDCTL=$PWD/$dir/usr/bin/etcdctl
+		echo "reference: $("$CAIRN_REF_ETCD" --version | head -1)"
+	else
+		echo "reference etcd not available (apt-get download etcd-server etcd-client failed): comparison tests skip" >&2
+	fi
+}
+
 test_all() {
 	local bad
 	bad=$(gofmt -l .)
@@ -68,6 +91,7 @@ test_all() {
 		exit 1
 	fi
 	go vet ./...
+	ref_etcd
 	go test -count=1 -timeout 20m ./...
 	cross
 }
