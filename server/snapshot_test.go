@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cairn/wal"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,5 +62,29 @@ func TestSnapshotReleaseAndRestart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(snapDir)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInterruptedBootstrap: a crash after the WAL was created but before
+// the initial membership was saved leaves an empty WAL; the next start
+// bootstraps again instead of waiting forever for a leader.
+func TestInterruptedBootstrap(t *testing.T) {
+	n := newTestNode(t, "m0")
+	n.create(t, []*testNode{n}, "new", nil)
+	walDir, _, _ := n.m.dataDirs()
+	if err := os.MkdirAll(filepath.Dir(walDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w, err := wal.Create(walDir, wal.Metadata{MemberID: 7, ClusterID: 9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := n.m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n.waitReady(t)
+	if r := put(t, n, "/k", "v"); !strings.Contains(r.body, `"modifiedIndex":4`) {
+		t.Fatalf("first write after re-bootstrap: %s", r.body)
 	}
 }
