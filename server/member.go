@@ -283,11 +283,14 @@ func (m *Member) Start(ctx context.Context) error {
 		return err
 	}
 	m.idPub.Store(m.id)
+	m.randMu.Lock()
+	trSeed, raftSeed := [2]uint64{m.rand.Uint64(), m.rand.Uint64()}, [2]uint64{m.rand.Uint64(), m.rand.Uint64()}
+	m.randMu.Unlock()
 	m.tr = transport.New(transport.Config{
 		LocalID: m.id, ClusterID: m.clusterID, Raft: m, Logf: m.logf,
 		// The transport shares one Rand among its peer goroutines; a
 		// locked source makes that safe.
-		Rand:      rand.New(&lockedSource{src: rand.NewPCG(m.rand.Uint64(), m.rand.Uint64())}),
+		Rand:      rand.New(&lockedSource{src: rand.NewPCG(trSeed[0], trSeed[1])}),
 		KeepAlive: min(time.Second, m.electionDur/2),
 	})
 	h := m.tr.Handler()
@@ -311,7 +314,7 @@ func (m *Member) Start(ctx context.Context) error {
 		MaxInflightMsgs: 256,
 		CheckQuorum:     true,
 		PreVote:         true,
-		Rand:            rand.New(rand.NewPCG(m.rand.Uint64(), m.rand.Uint64())),
+		Rand:            rand.New(rand.NewPCG(raftSeed[0], raftSeed[1])),
 		Logger:          raftLogger{m.logger},
 	})
 	if err != nil {
