@@ -3,6 +3,7 @@ package rafttest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"cairn/raft"
@@ -252,11 +253,12 @@ func TestLogReplicationRepairsDivergentFollower(t *testing.T) {
 		}
 	}
 	for _, e := range stale {
-		if e.Index <= staleLast && string(e.Data) != "" && string(e.Data)[:min(5, len(e.Data))] == "stale" {
-			for _, w := range want {
-				if w.Index == e.Index && w.Term == e.Term {
-					t.Errorf("stale uncommitted entry %d/%d survived", e.Index, e.Term)
-				}
+		if e.Index > staleLast || !strings.HasPrefix(string(e.Data), "stale-") {
+			continue
+		}
+		for _, w := range want {
+			if w.Index == e.Index && w.Term == e.Term {
+				t.Errorf("stale uncommitted entry %d/%d survived", e.Index, e.Term)
 			}
 		}
 	}
