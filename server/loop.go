@@ -432,7 +432,7 @@ func (m *Member) checkRemovedByPeers() {
 		return
 	}
 	for _, ps := range m.tr.Status() {
-		if strings.HasPrefix(ps.LastError, transport.ErrRemoved.Error()) && !ps.Active {
+		if errors.Is(ps.Err, transport.ErrRemoved) && !ps.Active {
 			m.markRemoved(fmt.Sprintf("peer %x refuses this member as removed", ps.ID))
 			return
 		}
