@@ -118,6 +118,11 @@ type Network struct {
 	// lost on cut links or to crashed members are reported, and the core
 	// must recover from silent loss by itself.
 	ReportLoss bool
+	// UnsafeForgetVote makes a restarted member forget the vote in its
+	// persisted HardState, as a disk that acknowledged an fsync it did not
+	// do might. It breaks Raft on purpose: a negative control showing that
+	// the checker notices (two leaders in one term).
+	UnsafeForgetVote bool
 
 	reports  []report // transport feedback waiting for its sender's Ready to end
 	flushing bool
@@ -346,6 +351,16 @@ func (nw *Network) Restart(id uint64) error {
 		return nil
 	}
 	nw.stats.Restarts++
+	if nw.UnsafeForgetVote {
+		hs, _, err := m.Storage.InitialState()
+		if err != nil {
+			return fmt.Errorf("rafttest: member %d: %w", id, err)
+		}
+		hs.Vote = raft.None
+		if err := m.Storage.SetHardState(hs); err != nil {
+			return fmt.Errorf("rafttest: member %d: %w", id, err)
+		}
+	}
 	if err := nw.start(m); err != nil {
 		return err
 	}

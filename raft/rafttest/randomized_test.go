@@ -156,6 +156,11 @@ const (
 // runScenario runs one seeded chaos scenario. logf, if not nil, receives a
 // trace of every event.
 func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, err error) {
+	return runScenarioWith(seed, logf, nil)
+}
+
+// runScenarioWith is runScenario with a hook to alter the network first.
+func runScenarioWith(seed uint64, logf func(string, ...any), alter func(*Network)) (res scenarioResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
@@ -199,6 +204,9 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 	// from silent loss and stale snapshots to the core (findings_test.go).
 	nw.ReportLoss = r.IntN(2) == 0
 	nw.SnapshotOnAdd = r.IntN(2) == 0
+	if alter != nil {
+		alter(nw)
+	}
 	trace("seed %d: %d members, HeartbeatTick=%d PreVote=%v CheckQuorum=%v %v MaxSizePerMsg=%d MaxInflightMsgs=%d MaxUncommitted=%d ReportLoss=%v SnapshotOnAdd=%v",
 		seed, size, cfg.HeartbeatTick, cfg.PreVote, cfg.CheckQuorum, cfg.ReadOnlyOption, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize, nw.ReportLoss, nw.SnapshotOnAdd)
 	if logf != nil {
@@ -500,7 +508,19 @@ func runScenario(seed uint64, logf func(string, ...any)) (res scenarioResult, er
 				res.Compactions++
 				trace("t=%d compact %d at %d", nw.Now(), id, nw.Member(id).Applied())
 			}
-		case x < 0.103:
+		case x < 0.12: // bounce a member: crash and restart at once (kill -9, then systemd)
+			if up := upMembers(); len(up) > 0 {
+				id := pick(up)
+				if err := nw.Crash(id); err != nil {
+					return res, err
+				}
+				if err := nw.Restart(id); err != nil {
+					return res, err
+				}
+				res.Crashes++
+				trace("t=%d bounce %d", nw.Now(), id)
+			}
+		case x < 0.123:
 			if l := nw.Leader(); l != raft.None {
 				target := pick(live())
 				_ = nw.TransferLeader(l, target)
