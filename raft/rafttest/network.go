@@ -123,6 +123,11 @@ type Network struct {
 	// do might. It breaks Raft on purpose: a negative control showing that
 	// the checker notices (two leaders in one term).
 	UnsafeForgetVote bool
+	// UnsafeEarlyAcks sends Ready.MessagesAfterPersist together with
+	// Ready.Messages, before persisting, so a crash can lose what was
+	// acknowledged. Another negative control; the early-ack check is
+	// skipped for these so that the damage shows up downstream.
+	UnsafeEarlyAcks bool
 
 	reports  []report // transport feedback waiting for its sender's Ready to end
 	flushing bool
@@ -657,6 +662,11 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 		nw.check.early(m.ID, msg, rd, m.hs, lastPersisted)
 		nw.send(m, msg)
 	}
+	if nw.UnsafeEarlyAcks {
+		for _, msg := range rd.MessagesAfterPersist {
+			nw.send(m, msg)
+		}
+	}
 	if m.crashAt == CrashBeforePersist && persisting {
 		nw.Crash(m.ID)
 		return
@@ -700,8 +710,10 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 	}
 
 	// 3. Acknowledgements of durability may go now.
-	for _, msg := range rd.MessagesAfterPersist {
-		nw.send(m, msg)
+	if !nw.UnsafeEarlyAcks {
+		for _, msg := range rd.MessagesAfterPersist {
+			nw.send(m, msg)
+		}
 	}
 
 	// 4. Apply.

@@ -261,21 +261,33 @@ func TestDeterministicReplay(t *testing.T) {
 	}
 }
 
-// A negative control, like Jepsen's --unsafe-no-fsync: members that forget
-// their vote on restart break Election Safety, and the randomized test must
-// notice within a bounded number of seeds.
-func TestNegativeControlForgottenVote(t *testing.T) {
-	const limit = 5000 // it takes a few hundred seeds; stops at the first
-	for seed := uint64(1); seed <= uint64(limit); seed++ {
-		_, err := runScenarioWith(seed, nil, func(nw *Network) { nw.UnsafeForgetVote = true })
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, ErrViolation) {
-			t.Fatalf("seed %d failed, but not with a safety violation: %v", seed, err)
-		}
-		t.Logf("seed %d: caught: %v", seed, err)
-		return
+// Negative controls, like Jepsen's --unsafe-no-fsync: a harness that
+// breaks Raft's durability rules on purpose must make the randomized test
+// fail with a safety violation within a bounded number of seeds (it stops
+// at the first).
+func TestNegativeControls(t *testing.T) {
+	tests := []struct {
+		name  string
+		alter func(*Network)
+	}{
+		{"members forget their vote on restart", func(nw *Network) { nw.UnsafeForgetVote = true }},
+		{"acks sent before persisting", func(nw *Network) { nw.UnsafeEarlyAcks = true }},
 	}
-	t.Fatalf("no violation in %d seeds although members forget their votes", limit)
+	const limit = 5000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= limit; seed++ {
+				_, err := runScenarioWith(seed, nil, tt.alter)
+				if err == nil {
+					continue
+				}
+				if !errors.Is(err, ErrViolation) {
+					t.Fatalf("seed %d failed, but not with a safety violation: %v", seed, err)
+				}
+				t.Logf("seed %d: caught: %v", seed, err)
+				return
+			}
+			t.Fatalf("no violation in %d seeds", limit)
+		})
+	}
 }
