@@ -98,7 +98,9 @@
 // The default randomized run is bounded by a seed count (10000, 1000 with
 // -short) and by wall time (50 s, 15 s with -short), whichever comes first.
 // Problems found in the core are kept as small deterministic tests in
-// findings_test.go.
+// findings_test.go. TestNegativeControls breaks durability on purpose
+// (Network.UnsafeForgetVote, Network.UnsafeEarlyAcks) and checks that the
+// randomized test notices.
 //
 // # Concurrency
 //
