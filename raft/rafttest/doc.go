@@ -42,7 +42,8 @@
 // link are lost too), per-link and global loss probabilities, a drop
 // predicate, random duplication, random extra delay (held for N ticks),
 // random reordering of due messages, a per-message Latency function and a
-// MsgHook that sees every message. Heal removes them all. A lost MsgSnap is
+// MsgHook that sees every message. Heal removes them all. Per-member tick
+// rates (SetTickRate) model clocks that drift. A lost MsgSnap is
 // reported to its sender with ReportSnapshot(SnapshotFailure), a delivered
 // one with SnapshotFinish, and a MsgApp lost on a cut link or to a crashed
 // member with ReportUnreachable, as a real transport would. A member whose
@@ -73,7 +74,8 @@
 //
 // TestRandomizedSafety runs seeded chaos scenarios on clusters of 3 or 5:
 // random partitions and leader isolation, crashes (also inside the Ready
-// loop) and restarts from persisted state, message loss, duplication, delay
+// loop, and immediate crash-restart bounces) and restarts from persisted
+// state, drifting clocks (SetTickRate), message loss, duplication, delay
 // and reordering, proposals at leaders and followers, ReadIndex requests,
 // log compaction (so snapshots are sent), leadership transfers, and
 // membership changes (add voters and learners, promote learners, remove
