@@ -133,6 +133,7 @@ func (m *Member) restart(walDir string, opts *wal.Options) error {
 			}
 		}
 		snap = meta
+		hs = hardStateAfterSnapshot(hs, meta)
 		if !hs.IsEmpty() {
 			m.ms.SetHardState(hs)
 		}
@@ -442,4 +443,23 @@ func (m *Member) askMembers(ctx context.Context) (uint64, uint64, []memberJSON, 
 		case <-t.C:
 		}
 	}
+}
+
+// hardStateAfterSnapshot brings a replayed hard state up to the snapshot it
+// restarts from. A snapshot received from the leader is recorded (WAL
+// marker) before the hard state of the same Ready is saved; a crash in
+// between leaves a hard state whose commit (and maybe term) is below the
+// snapshot, which raft would refuse. The snapshot covers only committed
+// entries, so its index is committed. If the term must go up, the vote is
+// dropped: a vote in the snapshot's term would have been saved (votes are
+// durable before they are sent), so there was none.
+func hardStateAfterSnapshot(hs raft.HardState, snap raft.SnapshotMeta) raft.HardState {
+	if snap.Index == 0 {
+		return hs
+	}
+	if hs.Term < snap.Term {
+		hs.Term, hs.Vote = snap.Term, raft.None
+	}
+	hs.Commit = max(hs.Commit, snap.Index)
+	return hs
 }
