@@ -13,7 +13,10 @@ import (
 	"time"
 )
 
-var flagReport = flag.String("conformance.report", "", "write the list of differences (markdown) to this file")
+var (
+	flagReport = flag.String("conformance.report", "", "write the list of differences (markdown) to this file")
+	flagDump   = flag.Bool("conformance.dump", false, "log every step's etcd answer (to review the scripts)")
+)
 
 var (
 	cairnBin      string // built by TestMain
@@ -131,6 +134,9 @@ func TestEtcdSelfConsistent(t *testing.T) {
 			a, b := startBoth(t, bin, bin)
 			ra, rb := runBoth(t, a, b, steps)
 			for i, st := range steps {
+				if *flagDump {
+					t.Logf("%s:%d: %s\n%s", name, st.Line, st, indent(ra[i].String()))
+				}
 				if d := Diff(ra[i], rb[i]); d != "" {
 					t.Errorf("%s:%d: %s: two etcds differ:\n%s", name, st.Line, st, d)
 				}

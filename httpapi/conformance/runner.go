@@ -22,7 +22,7 @@ const AwaitTimeout = 10 * time.Second
 // index and term depend on internal proposals, the cluster ID on random
 // member IDs). Date and Content-Length are never compared.
 var (
-	ValueHeaders    = []string{"Content-Type", "X-Etcd-Index", "Allow"}
+	ValueHeaders    = []string{"Content-Type", "X-Etcd-Index", "Allow", "Location"}
 	PresenceHeaders = []string{"X-Etcd-Cluster-Id", "X-Raft-Index", "X-Raft-Term"}
 )
 
@@ -56,7 +56,11 @@ func (r Result) String() string {
 // returns as soon as the response headers arrived; its Await reads the
 // body. Watches still open at the end are closed.
 func Run(ctx context.Context, s *Server, steps []Step) []Result {
-	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}}
+	c := &http.Client{
+		Transport: &http.Transport{Proxy: nil, DisableCompression: true},
+		// A redirect (Go's mux cleaning "//") is compared, not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	defer c.CloseIdleConnections()
 	type open struct {
 		resp   *http.Response
@@ -76,7 +80,13 @@ func Run(ctx context.Context, s *Server, steps []Step) []Result {
 		case Request, Watch:
 			rctx, cancel := context.WithCancel(ctx)
 			if st.Kind == Request {
-				rctx, cancel = context.WithTimeout(ctx, AwaitTimeout)
+				rctx, cancel = context.WithTimeout(ctx, AwaitTimeout+time.Duration(st.Repeat)*100*time.Millisecond)
+			}
+			for n := 1; n < st.Repeat; n++ {
+				if resp, err := send(rctx, c, s, st); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
 			}
 			resp, err := send(rctx, c, s, st)
 			if err != nil {
@@ -177,6 +187,7 @@ func (s *Server) head(resp *http.Response) Result {
 
 var (
 	expirationRE = regexp.MustCompile(`"expiration":"[^"]*"`)
+	otherIDRE    = regexp.MustCompile(`"id":"[0-9a-f]{1,16}"`)
 	timeRE       = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`)
 )
 
@@ -195,6 +206,7 @@ func (s *Server) normalise(text string) string {
 			text = strings.ReplaceAll(text, `"`+id.v+`"`, `"`+id.ph+`"`)
 		}
 	}
+	text = otherIDRE.ReplaceAllString(text, `"id":"<other-id>"`)
 	return expirationRE.ReplaceAllString(text, `"expiration":"<time>"`)
 }
 

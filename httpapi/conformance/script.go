@@ -50,6 +50,7 @@ type Step struct {
 	Body   string // raw request body (form-encoded unless Header says otherwise)
 	Header http.Header
 	Lines  int    // Await: events to read; 0 reads to the end
+	Repeat int    // Request: times to send it (the last answer is compared); 0 means 1
 	Mode   string // Exact, Shape or StatusOnly
 	// ExpectDiff, when set, is why cairn is known to answer this step
 	// differently from etcd; the difference is reported, not failed.
@@ -78,6 +79,7 @@ func (s Step) String() string {
 //	await NAME [N]              read N lines (or to the end) of watch NAME, compare, close
 //	+header Name: Value         modifies the next request or watch
 //	+mode shape|status|exact    how the next step's body is compared
+//	+repeat N                   send the next request N times, compare the last answer
 //	+expect-diff REASON         the next step is known to differ on cairn
 //
 // A BODY without a +header Content-Type is sent as
@@ -115,6 +117,12 @@ func Parse(r io.Reader) ([]Step, error) {
 				default:
 					return nil, bad("unknown mode %q", rest)
 				}
+			case "repeat":
+				v, err := strconv.Atoi(rest)
+				if err != nil || v <= 0 || v > 100000 {
+					return nil, bad("bad +repeat count %q", rest)
+				}
+				pending.Repeat = v
 			case "expect-diff":
 				if rest == "" {
 					return nil, bad("+expect-diff needs a reason")
