@@ -59,8 +59,11 @@
 // it must fail "cleanly": an etcd error 300 (Raft Internal Error, HTTP 500),
 // HTTP 503, or no answer within the client's bound (Config.ClientTimeout,
 // 2 s by default; the client then reports ErrTimeout). It must never succeed.
-// A write whose outcome is unknown (timeout) may or may not be present later;
-// an acknowledged write must always be present.
+// TestKill/majority is stricter for the quorum read: with a client bound of
+// 10 s, above both daemons' own request timeouts (etcd: 5 s + 2 × election
+// timeout; cairn: 5 s), the member itself must answer error 300. A write
+// whose outcome is unknown (timeout) may or may not be present later; an
+// acknowledged write must always be present.
 //
 // # Caveats
 //
