@@ -404,7 +404,14 @@ func runScenarioWith(seed uint64, logf func(string, ...any), alter func(*Network
 			}
 		}
 		at := lead
-		if r.IntN(4) == 0 {
+		// Removals go to the leader only. A forwarded one can arrive late,
+		// after an earlier removal was applied, and take the voters from 2
+		// to 1: if the removed member is the leader and stops as soon as it
+		// applies the change, the survivor may never learn the change was
+		// committed and still needs the departed member's vote (with changes
+		// effective when applied, the known hazard of shrinking a
+		// two-voter cluster; seed 406757 of an earlier version).
+		if r.IntN(4) == 0 && cc.Type != raft.ConfChangeRemove {
 			if up := upMembers(); len(up) > 0 {
 				at = pick(up)
 			}
