@@ -47,9 +47,9 @@
 // reported to its sender with ReportSnapshot(SnapshotFailure), a delivered
 // one with SnapshotFinish, and a MsgApp lost on a cut link or to a crashed
 // member with ReportUnreachable, as a real transport would. A member whose
-// removal from the configuration is applied anywhere is stopped for good and
-// its traffic is dropped, as the daemon does with removed members; member
-// IDs are never reused.
+// removal from the configuration is applied anywhere is stopped for good
+// and messages to it are dropped (the ones it sent before still arrive), as
+// the daemon does with removed members; member IDs are never reused.
 //
 // # The checker
 //

@@ -766,7 +766,7 @@ func (nw *Network) apply(m *Member, e raft.Entry) {
 	}
 	if cc.Type == raft.ConfChangeRemove {
 		// Like a real daemon, a member whose removal is committed is shut
-		// down for good and its traffic is ignored.
+		// down for good; messages to it are dropped from now on.
 		if r := nw.members[cc.NodeID]; r != nil && !r.removed {
 			r.removed = true
 			r.node = nil
@@ -800,14 +800,12 @@ func (nw *Network) unreachable(msg raft.Message) bool {
 	return nw.cut[link{msg.From, msg.To}] || to == nil || to.node == nil || to.removed
 }
 
-// blocked reports whether msg cannot travel now: a cut link, a sender or
-// recipient that is unknown, removed or (recipient) down.
+// blocked reports whether msg cannot travel now: a cut link, an unknown
+// sender, or a recipient that is unknown, removed or down. Messages a
+// removed member sent before it stopped still arrive (the receivers may not
+// know yet that it was removed); it sends nothing after.
 func (nw *Network) blocked(msg raft.Message) bool {
-	if nw.unreachable(msg) {
-		return true
-	}
-	from := nw.members[msg.From]
-	return from == nil || from.removed
+	return nw.unreachable(msg) || nw.members[msg.From] == nil
 }
 
 // lost decides at send time whether msg is lost, drawing random numbers
