@@ -5,8 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -40,6 +41,8 @@ type Handler struct {
 
 	done     chan struct{}
 	doneOnce sync.Once
+
+	metrics metrics
 }
 
 // New returns the handler for b.
@@ -60,6 +63,8 @@ func New(b Backend, opts Options) *Handler {
 	mux.HandleFunc("/v2/machines", h.serveMachines)
 	mux.HandleFunc("/v2/stats/self", h.serveSelfStats)
 	mux.HandleFunc("/v2/stats/store", h.serveStoreStats)
+	mux.HandleFunc("/v2/stats/leader", h.serveLeaderStats)
+	mux.HandleFunc("/metrics", h.serveMetrics)
 	mux.HandleFunc("/health", h.serveHealth)
 	mux.HandleFunc("/version", h.serveVersion)
 	h.mux = mux
@@ -72,13 +77,44 @@ func (h *Handler) Close() { h.doneOnce.Do(func() { close(h.done) }) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/v2/keys") || strings.HasPrefix(r.URL.Path, "/v2/members") {
-		w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
+	// etcd 3.4 answers every client request with permissive CORS headers
+	// and a preflight OPTIONS with an empty 200, before anything else.
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
+	if r.Method == http.MethodOptions {
+		return
 	}
+	// Like etcd's ServeMux, a path that is not clean is redirected (301)
+	// to its clean form, keeping a trailing slash and the query.
+	if np := cleanPath(r.URL.Path); np != r.URL.Path && r.Method != http.MethodConnect {
+		u := &url.URL{Path: np, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	w = rec
+	defer func() { h.metrics.count(r.Method, rec.code) }()
 	if r.Header.Get(ForwardedHeader) != "" {
 		w = &appliedWriter{ResponseWriter: w, b: h.b}
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is p made absolute and clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // appliedWriter adds appliedHeader when the answer's header is written,

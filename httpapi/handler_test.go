@@ -165,12 +165,12 @@ func TestMembersAndMisc(t *testing.T) {
 		{name: "add learner", method: "POST", target: "/v2/members", ctype: "application/json", body: `{"peerURLs":["http://10.0.0.3:2380"],"isLearner":true}`, code: 201,
 			want: `{"id":"3","name":"","peerURLs":["http://10.0.0.3:2380"],"clientURLs":[],"isLearner":true}` + "\n"},
 		{name: "add exists", method: "POST", target: "/v2/members", ctype: "application/json", body: `{"peerURLs":["http://10.0.0.1:2380"]}`, code: 409,
-			want: `{"message":"etcdserver: Peer URLs already exists"}` + "\n"},
+			want: `{"message":"etcdserver: Peer URLs already exists"}`},
 		{name: "add not json", method: "POST", target: "/v2/members", form: url.Values{"a": {"b"}}, code: 415},
 		{name: "add bad url", method: "POST", target: "/v2/members", ctype: "application/json", body: `{"peerURLs":["10.0.0.3"]}`, code: 400},
 		{name: "remove", method: "DELETE", target: "/v2/members/2", code: 204},
-		{name: "remove unknown", method: "DELETE", target: "/v2/members/99", code: 404, want: `{"message":"No such member: 99"}` + "\n"},
-		{name: "remove removed", method: "DELETE", target: "/v2/members/dead", code: 410, want: `{"message":"Member permanently removed: dead"}` + "\n"},
+		{name: "remove unknown", method: "DELETE", target: "/v2/members/99", code: 404, want: `{"message":"No such member: 99"}`},
+		{name: "remove removed", method: "DELETE", target: "/v2/members/dead", code: 410, want: `{"message":"Member permanently removed: dead"}`},
 		{name: "remove no id", method: "DELETE", target: "/v2/members", code: 405},
 		{name: "update", method: "PUT", target: "/v2/members/1", ctype: "application/json", body: `{"peerURLs":["http://10.0.0.9:2380"]}`, code: 204},
 		{name: "promote lagging", method: "POST", target: "/v2/members/2/promote", code: 412,
@@ -190,7 +190,7 @@ func TestMembersAndMisc(t *testing.T) {
 	}
 	f.leader = 0
 	run(t, h, step{name: "no leader health", method: "GET", target: "/health", code: 503, want: `{"health":"false"}`})
-	run(t, h, step{name: "no leader", method: "GET", target: "/v2/members/leader", code: 503, want: `{"message":"During election"}` + "\n"})
+	run(t, h, step{name: "no leader", method: "GET", target: "/v2/members/leader", code: 503, want: `{"message":"During election"}`})
 }
 
 func TestWatch(t *testing.T) {

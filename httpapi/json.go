@@ -150,11 +150,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// writeMessage writes the members/stats API error shape {"message":...}.
+// messageJSON is the members/stats API error shape (etcd's
+// httptypes.HTTPError).
+type messageJSON struct {
+	Message string `json:"message"`
+}
+
+// writeMessage writes {"message":...} as etcd's HTTPError.WriteTo does:
+// no trailing newline.
 func writeMessage(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, struct {
-		Message string `json:"message"`
-	}{msg})
+	b, _ := json.Marshal(messageJSON{msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(b)
 }
 
 func hexID(id uint64) string { return strconv.FormatUint(id, 16) }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -11,6 +12,11 @@ import (
 
 	"cairn/kv"
 )
+
+// WatchHistory is how many events back a watch may start (etcd's fixed
+// watcher-hub history): a waitIndex older than the current index minus
+// WatchHistory-1 gets error 401.
+const WatchHistory = 1000
 
 // keyRequest is a parsed /v2/keys request.
 type keyRequest struct {
@@ -122,7 +128,8 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 	if _, ok := f["prevExist"]; ok {
 		b, e := getBool(f, "prevExist")
 		if e != nil {
-			return nil, e
+			// etcd words this cause without quotes.
+			return nil, &reqErr{ecodeInvalidField, "invalid value for prevExist"}
 		}
 		kr.prevExist = kv.PrevExistFalse
 		if b {
@@ -131,7 +138,7 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 	}
 	if _, ok := f["refresh"]; ok {
 		if kr.refresh, e = getBool(f, "refresh"); e != nil {
-			return nil, e
+			return nil, &reqErr{ecodeInvalidField, "invalid value for refresh"}
 		}
 	}
 	kr.value, _ = firstValue(f, "value")
@@ -183,6 +190,8 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// Like etcd, after the method check: a 405 carries no cluster ID.
+	w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && h.forward(w, r) {
 		return
 	}
@@ -195,7 +204,9 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
 	switch {
-	case kr.wait:
+	case kr.wait && !kr.quorum:
+		// etcd turns a quorum GET into a raft read before it looks at
+		// wait, so wait=true&quorum=true is a plain quorum read.
 		h.serveWatch(w, r, kr)
 		return
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
@@ -280,6 +291,18 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 		return
 	}
 	defer wt.Remove()
+	h.metrics.watchesSeen.Add(1)
+	h.metrics.watchesOpen.Add(1)
+	defer h.metrics.watchesOpen.Add(-1)
+	// The store keeps a deeper history (for atIndex reads) than etcd's
+	// 1000 events, but a watch sees etcd's window so clients get the
+	// same 401 and resynchronise at the same points.
+	if kr.waitIndex != 0 && kr.waitIndex+WatchHistory <= wt.StartIndex {
+		start := wt.StartIndex - WatchHistory + 1
+		writeEtcdError(w, kv.EcodeEventIndexCleared, "The event in requested index is outdated and cleared",
+			fmt.Sprintf("the requested history has been cleared [%d/%d]", start, kr.waitIndex), wt.StartIndex)
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("X-Etcd-Index", strconv.FormatUint(wt.StartIndex, 10))

@@ -48,6 +48,19 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", methods)
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	}
+	// etcd's membersHandler: other methods are refused up front; a GET of
+	// anything but the list or the leader is 404 "Not found".
+	switch r.Method {
+	case http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPut:
+	default:
+		allow("GET,POST,DELETE,PUT")
+		return
+	}
+	w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
+	if raw := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v2/members"), "/"); r.Method == http.MethodGet && raw != "" && raw != "leader" {
+		writeMessage(w, http.StatusNotFound, "Not found")
+		return
+	}
 	switch {
 	case len(parts) == 0:
 		switch r.Method {
@@ -77,13 +90,10 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 			}
 			writeJSON(w, http.StatusCreated, toMemberJSON(m))
 		default:
-			allow("GET,POST")
+			// etcd: DELETE or PUT without a member ID, no Allow header.
+			http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		}
-	case len(parts) == 1 && parts[0] == "leader":
-		if r.Method != http.MethodGet {
-			allow("GET")
-			return
-		}
+	case len(parts) == 1 && parts[0] == "leader" && r.Method == http.MethodGet:
 		lead := h.b.Leader()
 		for _, m := range h.b.Members() {
 			if lead != 0 && m.ID == lead {
@@ -181,14 +191,18 @@ func writeMemberError(w http.ResponseWriter, err error, id string) {
 		writeMessage(w, http.StatusGone, "Member permanently removed: "+id)
 	case errors.Is(err, ErrMemberExists):
 		writeMessage(w, http.StatusConflict, "etcdserver: Peer URLs already exists")
+	// The next three are cairn's own answers (etcd 3.4's v2 API has no
+	// promote, and says {"message":"Internal Server Error"} for an unsafe
+	// add); their bodies end in a newline because server's tests pin
+	// them so.
 	case errors.Is(err, ErrLearnerNotReady):
-		writeMessage(w, http.StatusPreconditionFailed, ErrLearnerNotReady.Error())
+		writeJSON(w, http.StatusPreconditionFailed, messageJSON{ErrLearnerNotReady.Error()})
 	case errors.Is(err, ErrNotLearner):
-		writeMessage(w, http.StatusPreconditionFailed, ErrNotLearner.Error())
+		writeJSON(w, http.StatusPreconditionFailed, messageJSON{ErrNotLearner.Error()})
 	case errors.Is(err, ErrBadRequest):
 		writeMessage(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrUnhealthy):
-		writeMessage(w, http.StatusInternalServerError, ErrUnhealthy.Error())
+		writeJSON(w, http.StatusInternalServerError, messageJSON{ErrUnhealthy.Error()})
 	case errors.Is(err, ErrStopped):
 		writeMessage(w, http.StatusInternalServerError, ErrStopped.Error())
 	default:

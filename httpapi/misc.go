@@ -15,12 +15,13 @@ func contextTimeout(r *http.Request, d time.Duration) (context.Context, context.
 // serveHealth answers 200 {"health":"true"} while a leader is known and
 // 503 {"health":"false"} otherwise (etcd 3.4's shape).
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET,HEAD")
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// etcd 3.4 sets no Content-Type here; Go sniffs text/plain.
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if h.b.Leader() == 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"health":"false"}`)

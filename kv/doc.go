@@ -62,7 +62,8 @@
 // they are full. Matching follows spec 1.7: the key itself, the subtree
 // for recursive watches, delete/expire of an ancestor directory (rule c,
 // for live and history matches alike and without checking that the
-// watched path existed), hidden segments below the watched path skipped.
+// watched path existed), hidden segments below the watched path skipped
+// for live events (a history scan, like etcd's, does not skip them).
 //
 // # Reads at an index
 //

@@ -236,8 +236,11 @@ func isDirRemoval(ev *Event) bool {
 }
 
 // matches is the history-scan form of the rules (etcd's EventHistory.scan,
-// with a proper ancestor test instead of a string prefix, and the hidden
-// rule applied as for live events so both agree).
+// with a proper ancestor test instead of a string prefix). Like etcd's
+// scan, and unlike live delivery, it does not skip hidden keys: a
+// recursive watch answered from history can return an event on a hidden
+// key below the watched path (checked against etcd 3.4 by
+// httpapi/conformance).
 func matches(ev *Event, p string, recursive bool) bool {
 	if ev.Refresh {
 		return false
@@ -247,7 +250,7 @@ func matches(ev *Event, p string, recursive bool) bool {
 		return true
 	}
 	if recursive && isUnder(key, p) {
-		return !isHiddenBelow(p, key)
+		return true
 	}
 	return isDirRemoval(ev) && isUnder(p, key)
 }

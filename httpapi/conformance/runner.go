@@ -22,7 +22,7 @@ const AwaitTimeout = 10 * time.Second
 // index and term depend on internal proposals, the cluster ID on random
 // member IDs). Date and Content-Length are never compared.
 var (
-	ValueHeaders    = []string{"Content-Type", "X-Etcd-Index", "Allow", "Location"}
+	ValueHeaders    = []string{"Content-Type", "X-Etcd-Index", "Allow", "Location", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers"}
 	PresenceHeaders = []string{"X-Etcd-Cluster-Id", "X-Raft-Index", "X-Raft-Term"}
 )
 
