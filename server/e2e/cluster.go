@@ -438,6 +438,26 @@ func (p *Proc) Stop() error {
 	return fmt.Errorf("e2e: %s: did not exit within 10 s of SIGTERM", p.Name)
 }
 
+// Pause stops p with SIGSTOP (a process pause, as Jepsen's pause nemesis);
+// Resume continues it with SIGCONT.
+func (p *Proc) Pause() error { return p.sendOnly(syscall.SIGSTOP) }
+
+// Resume continues a paused p.
+func (p *Proc) Resume() error { return p.sendOnly(syscall.SIGCONT) }
+
+func (p *Proc) sendOnly(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil || !p.Running() {
+		return fmt.Errorf("e2e: %s: %v: not running", p.Name, sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("e2e: %s: %v: %w", p.Name, sig, err)
+	}
+	return nil
+}
+
 // Wipe deletes p's data directory; p must not be running.
 func (p *Proc) Wipe() error {
 	if p.Running() {

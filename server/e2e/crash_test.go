@@ -189,6 +189,49 @@ func TestKill(t *testing.T) {
 	}
 }
 
+// TestPause SIGSTOPs the leader of a 3-member cluster under load for several
+// election timeouts: the others elect a leader and keep serving; after
+// SIGCONT the old leader rejoins as a follower and every acknowledged write
+// is readable from every member.
+func TestPause(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	eachFlavor(t, func(t *testing.T, f Flavor) {
+		c := NewCluster(t, Config{Flavor: f, Size: 3})
+		l := mustLeader(t, c)
+		load := StartLoad(endpoints(c.Followers(l)), LoadConfig{Prefix: "/pause", MaxTime: time.Minute})
+		t.Cleanup(load.Stop)
+		if err := load.WaitAcks(30, 10*time.Second); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if err := l.Pause(); err != nil {
+			t.Fatalf("%v", err)
+		}
+		t.Cleanup(func() { l.Resume() })
+		paused := time.Now()
+		// Acks while the old leader is stopped need a new leader.
+		if err := load.WaitAcks(100, leaderWait); err != nil {
+			t.Fatalf("while %s is paused: %v", l.Name, err)
+		}
+		// Keep it paused for at least 3 election timeouts in all.
+		if rest := 3*time.Duration(c.Config().ElectionMS)*time.Millisecond - time.Since(paused); rest > 0 {
+			time.Sleep(rest)
+		}
+		if err := l.Resume(); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if err := c.WaitReady(c.Members()...); err != nil {
+			t.Fatalf("after resume: %v", err)
+		}
+		if err := load.WaitAcks(30, leaderWait); err != nil {
+			t.Fatalf("after resume: %v", err)
+		}
+		load.Stop()
+		checkAcks(t, c.Members(), load.History, "/pause")
+	})
+}
+
 // TestFullRestart stops every member with SIGTERM, restarts them with the
 // same data dirs, and checks that all data and indexes survived.
 func TestFullRestart(t *testing.T) {

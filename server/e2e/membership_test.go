@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -139,8 +140,18 @@ func TestLearner(t *testing.T) {
 		if err := CheckAcks(c.Voters(), load.History, "/learner", checkWait); err != nil {
 			t.Fatalf("learner: %v", err)
 		}
-		if err := l.Client(nil).PromoteMember(ctx, p.ID); err != nil {
-			t.Fatalf("promote %s: %v", p.Name, err)
+		// A learner that lags is refused with 412 until it has caught up;
+		// retry within a bound.
+		for i := 0; ; i++ {
+			err := l.Client(nil).PromoteMember(ctx, p.ID)
+			if err == nil {
+				break
+			}
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status != 412 || i >= 50 {
+				t.Fatalf("promote %s: %v", p.Name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		if err := load.WaitAcks(20, leaderWait); err != nil {
 			t.Fatalf("after promotion: %v", err)
