@@ -279,17 +279,13 @@ func (c *client) doOne(ctx context.Context, ep *url.URL, r request) (*httpRespon
 	return &httpResponse{code: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// parseEndpoints turns endpoint strings into URLs, adding http:// where no
-// scheme is given.
+// parseEndpoints turns endpoint strings into URLs.
 func parseEndpoints(eps []string) ([]*url.URL, error) {
 	var out []*url.URL
 	for _, ep := range eps {
 		ep = strings.TrimSpace(ep)
 		if ep == "" {
 			continue
-		}
-		if !strings.Contains(ep, "://") {
-			ep = "http://" + ep
 		}
 		u, err := url.Parse(ep)
 		if err != nil {
@@ -340,13 +336,21 @@ func (c *client) sync(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	if c.shuffle != nil {
-		c.shuffle(lep)
-	} else {
-		rand.Shuffle(len(lep), func(i, j int) { lep[i], lep[j] = lep[j], lep[i] })
-	}
-	c.endpoints, c.pinned = lep, 0
+	c.endpoints = lep
+	c.shuffleEndpoints()
 	return nil
+}
+
+// shuffleEndpoints puts the endpoints in random order and pins the first.
+func (c *client) shuffleEndpoints() {
+	if c.shuffle != nil {
+		c.shuffle(c.endpoints)
+	} else {
+		rand.Shuffle(len(c.endpoints), func(i, j int) {
+			c.endpoints[i], c.endpoints[j] = c.endpoints[j], c.endpoints[i]
+		})
+	}
+	c.pinned = 0
 }
 
 // member is one entry of /v2/members.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -187,6 +188,10 @@ func (a *app) runCommand(c *command, parent string, args []string) int {
 			if s := lookup(c.subs, args[0]); s != nil {
 				return a.runCommand(s, c.name, args[1:])
 			}
+			if !strings.HasPrefix(args[0], "-") {
+				fmt.Fprintf(a.stderr, "No help topic for '%s'\n", args[0])
+				return exitBadAuth
+			}
 		}
 		if c.run == nil {
 			a.printCommandHelp(c, parent)
@@ -221,20 +226,22 @@ func (a *app) runCommand(c *command, parent string, args []string) int {
 }
 
 // reorderArgs moves the command's own flags (and the word after a flag
-// without "=") in front of the positional arguments; everything from "--"
-// on stays in place. This is the argument order etcdctl v2 accepts, e.g.
-// "set /a b --ttl 5".
+// without "=", unless that word is itself one of the flags) in front of the
+// positional arguments, as etcdctl's CLI library does, so "set /a b --ttl 5"
+// works. The first "--" ends the reordering and is moved in front of all
+// positional arguments, where the flag parser drops it: "set -- /k -v" sets
+// /k to "-v", and exec-watch never sees a "--" it was given once.
 func reorderArgs(flags []flagDef, args []string) []string {
 	var flagArgs, rest []string
 	mayBeValue := false
 	for i, arg := range args {
 		switch {
-		case arg == "--":
-			rest = append(rest, args[i:]...)
-			return append(flagArgs, rest...)
-		case mayBeValue && !strings.HasPrefix(arg, "-"):
+		case mayBeValue && !isFlag(flags, arg):
 			mayBeValue = false
 			flagArgs = append(flagArgs, arg)
+		case arg == "--":
+			rest = append(append([]string{"--"}, rest...), args[i+1:]...)
+			return append(flagArgs, rest...)
 		case isFlag(flags, arg):
 			flagArgs = append(flagArgs, arg)
 			mayBeValue = !strings.Contains(arg, "=")
@@ -323,12 +330,29 @@ func (a *app) newClient() (*client, int) {
 		fmt.Fprintln(a.stderr, "cairnctl: --discovery-srv is not supported; use --endpoints")
 		return nil, exitBadArgs
 	}
-	eps, err := parseEndpoints(a.endpointList())
+	var raw []string
+	for _, ep := range a.endpointList() {
+		// As etcdctl: parse, default the scheme to http ("127.0.0.1:2379"
+		// does not parse; "localhost:2379" has the scheme "localhost").
+		u, err := url.Parse(ep)
+		if err != nil {
+			fmt.Fprintln(a.stderr, err.Error())
+			return nil, exitBadArgs
+		}
+		if u.Scheme == "" {
+			u.Scheme = "http"
+		}
+		raw = append(raw, u.String())
+	}
+	eps, err := parseEndpoints(raw)
 	if err != nil {
 		fmt.Fprintln(a.stderr, err.Error())
 		return nil, exitBadArgs
 	}
 	c := &client{endpoints: eps, headerTimeout: a.g.timeout}
+	// Spread the load: the first endpoint tried is a random one, as in
+	// etcdctl; failover goes on through the rest.
+	c.shuffleEndpoints()
 	if a.transport != nil {
 		c.rt = a.transport
 	} else {
