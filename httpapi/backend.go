@@ -61,6 +61,14 @@ type Backend interface {
 	WaitApplied(ctx context.Context, i uint64) error
 }
 
+// AtIndexReader is the optional Backend method behind the atIndex=N
+// extension: what Get returned right after store index atIndex was
+// applied (kv.Store.GetAt). A Backend without it answers atIndex reads
+// with ErrAtIndexUnsupported.
+type AtIndexReader interface {
+	GetAt(path string, atIndex uint64, recursive, sorted bool) (*kv.Event, error)
+}
+
 // SelfStats is this member's state as /v2/stats/self shows it.
 type SelfStats struct {
 	Name      string
@@ -117,6 +125,11 @@ var (
 	// ErrUnhealthy refuses a membership change that would leave fewer
 	// started voting members than a quorum (etcd's strict reconfig check).
 	ErrUnhealthy = errors.New("etcdserver: unhealthy cluster")
+	// ErrNotApplied: a waitApplied=N read timed out before this member
+	// applied raft index N (error 300, with this text and N as cause).
+	ErrNotApplied = errors.New("cairn: raft index not applied in time")
+	// ErrAtIndexUnsupported: the Backend does not implement AtIndexReader.
+	ErrAtIndexUnsupported = errors.New("cairn: atIndex reads are not supported by this member")
 	// ErrBadRequest: malformed members API input.
 	ErrBadRequest = errors.New("httpapi: bad request")
 )

@@ -19,6 +19,7 @@ type fakeBackend struct {
 	members []Member
 	forward string
 	waited  []uint64 // WaitApplied calls
+	applied uint64   // WaitApplied(i) with i > applied blocks until ctx ends
 }
 
 var fakeNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -136,6 +137,15 @@ func (f *fakeBackend) StoreStats() kv.Stats { return f.store.Stats() }
 func (f *fakeBackend) WaitApplied(ctx context.Context, i uint64) error {
 	f.mu.Lock()
 	f.waited = append(f.waited, i)
+	applied := f.applied
 	f.mu.Unlock()
+	if applied != 0 && i > applied {
+		<-ctx.Done()
+		return ErrTimeout
+	}
 	return nil
+}
+
+func (f *fakeBackend) GetAt(path string, atIndex uint64, recursive, sorted bool) (*kv.Event, error) {
+	return f.store.GetAt(path, atIndex, recursive, sorted, f.now)
 }

@@ -29,6 +29,30 @@ type Options struct {
 	Timeout time.Duration
 	// Logf receives forwarding failures; nil discards them.
 	Logf func(format string, args ...any)
+	// Limits against abuse; 0 selects the default, a negative value
+	// disables the limit.
+	MaxRequestBytes   int64 // request body (DefaultMaxRequestBytes)
+	MaxValueBytes     int   // a key's value (DefaultMaxValueBytes)
+	MaxKeyBytes       int   // a key's path (DefaultMaxKeyBytes)
+	MaxWatchesPerConn int   // open watches per client connection (DefaultMaxWatchesPerConn)
+}
+
+// Default limits.
+const (
+	DefaultMaxRequestBytes   = 2 << 20
+	DefaultMaxValueBytes     = 1 << 20
+	DefaultMaxKeyBytes       = 4 << 10
+	DefaultMaxWatchesPerConn = 1000
+)
+
+func limit[T int | int64](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // Handler serves the etcd v2 client API of one member.
@@ -43,11 +67,26 @@ type Handler struct {
 	doneOnce sync.Once
 
 	metrics metrics
+
+	// Limits; 0 means unlimited.
+	maxBody    int64
+	maxValue   int
+	maxKey     int
+	maxWatches int
+
+	connMu      sync.Mutex
+	connWatches map[string]int // open watches by RemoteAddr (one TCP connection)
 }
 
 // New returns the handler for b.
 func New(b Backend, opts Options) *Handler {
-	h := &Handler{b: b, timeout: opts.Timeout, logf: opts.Logf, done: make(chan struct{})}
+	h := &Handler{b: b, timeout: opts.Timeout, logf: opts.Logf, done: make(chan struct{}),
+		maxBody:     limit(opts.MaxRequestBytes, DefaultMaxRequestBytes),
+		maxValue:    limit(opts.MaxValueBytes, DefaultMaxValueBytes),
+		maxKey:      limit(opts.MaxKeyBytes, DefaultMaxKeyBytes),
+		maxWatches:  limit(opts.MaxWatchesPerConn, DefaultMaxWatchesPerConn),
+		connWatches: map[string]int{},
+	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}

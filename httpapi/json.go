@@ -92,6 +92,9 @@ const (
 	ecodeRefreshValue      = 211
 	ecodeRefreshTTLMissing = 212
 	ecodeRaftInternal      = 300
+	// ecodeTooManyWatches is cairn's own code (outside etcd's table, like
+	// kv's 460): a connection has too many open watches. HTTP 429.
+	ecodeTooManyWatches = 470
 )
 
 var errMessages = map[int]string{
@@ -103,6 +106,7 @@ var errMessages = map[int]string{
 	ecodeRefreshValue:      "Value provided on refresh",
 	ecodeRefreshTTLMissing: "A TTL must be provided on refresh",
 	ecodeRaftInternal:      "Raft Internal Error",
+	ecodeTooManyWatches:    "Too many watches",
 }
 
 // errStatus maps an etcd error code to its HTTP status (spec 1.6); the
@@ -119,6 +123,8 @@ func errStatus(code int) int {
 		return http.StatusUnauthorized
 	case ecodeRaftInternal, 301:
 		return http.StatusInternalServerError
+	case ecodeTooManyWatches:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

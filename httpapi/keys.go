@@ -39,6 +39,11 @@ type keyRequest struct {
 	// noValue (noValueOnSuccess, etcd 3.1+): a successful write answers
 	// with the action only.
 	noValue bool
+	// cairn extensions: atIndex reads the key as it was right after that
+	// store index; waitApplied first waits until this member has applied
+	// that raft index.
+	atIndex     uint64
+	waitApplied uint64
 }
 
 // reqErr is a request parsing error: code and cause.
@@ -94,6 +99,12 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 	if kr.waitIndex, e = getUint(f, "waitIndex", ecodeIndexNaN); e != nil {
 		return nil, e
 	}
+	if kr.atIndex, e = getUint(f, "atIndex", ecodeIndexNaN); e != nil {
+		return nil, e
+	}
+	if kr.waitApplied, e = getUint(f, "waitApplied", ecodeIndexNaN); e != nil {
+		return nil, e
+	}
 	for _, b := range []struct {
 		name string
 		dst  *bool
@@ -142,6 +153,9 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 		}
 	}
 	kr.value, _ = firstValue(f, "value")
+	if (kr.atIndex != 0 || kr.waitApplied != 0) && (kr.method != http.MethodGet && kr.method != http.MethodHead || kr.wait || kr.quorum) {
+		return nil, &reqErr{ecodeInvalidField, `"atIndex" and "waitApplied" can only be used with GET or HEAD requests without wait or quorum`}
+	}
 	if kr.refresh {
 		if kr.value != "" {
 			return nil, &reqErr{ecodeRefreshValue, "A value was provided on a refresh"}
@@ -192,11 +206,17 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	// Like etcd, after the method check: a 405 carries no cluster ID.
 	w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
+	if h.maxBody > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && h.forward(w, r) {
 		return
 	}
 	key := path.Clean("/" + strings.TrimPrefix(r.URL.Path, "/v2/keys"))
 	kr, perr := parseKeyRequest(r, key)
+	if perr == nil {
+		perr = h.checkLimits(kr)
+	}
 	if perr != nil {
 		requestError(w, perr.code, perr.cause)
 		return
@@ -212,6 +232,25 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		var ev *kv.Event
 		var err error
+		if kr.waitApplied != 0 {
+			if err := h.b.WaitApplied(ctx, kr.waitApplied); err != nil {
+				if errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+					err = fmt.Errorf("%w: this member has not applied raft index %d within %v", ErrNotApplied, kr.waitApplied, h.timeout)
+				}
+				h.writeKeyError(w, err)
+				return
+			}
+		}
+		if kr.atIndex != 0 {
+			ar, ok := h.b.(AtIndexReader)
+			if !ok {
+				h.writeKeyError(w, ErrAtIndexUnsupported)
+				return
+			}
+			ev, err = ar.GetAt(kr.path, kr.atIndex, kr.recursive, kr.sorted)
+			h.writeResult(w, r, ev, err)
+			return
+		}
 		if kr.quorum {
 			ev, err = h.b.QuorumGet(ctx, kr.path, kr.recursive, kr.sorted)
 		} else {
@@ -285,6 +324,12 @@ func (h *Handler) writeKeyError(w http.ResponseWriter, err error) {
 }
 
 func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+	if !h.acquireWatch(r.RemoteAddr) {
+		writeEtcdError(w, ecodeTooManyWatches, errMessages[ecodeTooManyWatches],
+			fmt.Sprintf("at most %d open watches per connection", h.maxWatches), 0)
+		return
+	}
+	defer h.releaseWatch(r.RemoteAddr)
 	wt, err := h.b.Watch(kr.path, kr.recursive, kr.stream, kr.waitIndex)
 	if err != nil {
 		h.writeKeyError(w, err)
@@ -347,4 +392,42 @@ func (h *Handler) writeActionOnly(w http.ResponseWriter, ev *kv.Event) {
 	}
 	w.WriteHeader(code)
 	h.encode(w, &kv.Event{Action: ev.Action, Index: ev.Index})
+}
+
+// checkLimits refuses keys and values over the configured sizes (error
+// 209, with the limit in the cause).
+func (h *Handler) checkLimits(kr *keyRequest) *reqErr {
+	if h.maxKey > 0 && len(kr.path)-len(keysPrefix) > h.maxKey {
+		return &reqErr{ecodeInvalidField, fmt.Sprintf("key is longer than %d bytes", h.maxKey)}
+	}
+	if h.maxValue > 0 && len(kr.value) > h.maxValue {
+		return &reqErr{ecodeInvalidField, fmt.Sprintf("value is longer than %d bytes", h.maxValue)}
+	}
+	return nil
+}
+
+// acquireWatch counts an open watch on the connection from addr and
+// reports false if that would exceed the limit.
+func (h *Handler) acquireWatch(addr string) bool {
+	if h.maxWatches <= 0 {
+		return true
+	}
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.connWatches[addr] >= h.maxWatches {
+		return false
+	}
+	h.connWatches[addr]++
+	return true
+}
+
+func (h *Handler) releaseWatch(addr string) {
+	if h.maxWatches <= 0 {
+		return
+	}
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.connWatches[addr]--; h.connWatches[addr] <= 0 {
+		delete(h.connWatches, addr)
+	}
 }
