@@ -520,6 +520,7 @@ var normalisers = []struct {
 	// Which endpoint fails first is random (both clients shuffle them).
 	{regexp.MustCompile(`(misconfigured); error #\d+: .*`), "$1; error #N: E"},
 	{regexp.MustCompile(`(?m)^error #\d+: `), "error #N: "},
+	{regexp.MustCompile(`(?m)^; error #\d+: .*`), "; error #N: E"},
 	{regexp.MustCompile(`ETCD_WATCH_MODIFIED_INDEX=\d+|/w 2 \d+`), "/w 2 N"},
 }
 
