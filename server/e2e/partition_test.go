@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestPartition(t *testing.T) {
 			}
 			eachFlavor(t, func(t *testing.T, f Flavor) {
 				if f.Name == "cairn" && tc.state == Delay {
-					t.Skip(cairnStreamHang)
+					skipKnownBug(t, cairnStreamHang)
 				}
 				c := NewCluster(t, Config{Flavor: f, Size: 3})
 				l := mustLeader(t, c)
@@ -100,6 +101,15 @@ func TestPartition(t *testing.T) {
 	}
 }
 
+// skipKnownBug skips a test that a known daemon bug makes fail, unless
+// CAIRN_E2E_NOSKIP=1 (to check a fix).
+func skipKnownBug(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CAIRN_E2E_NOSKIP") != "1" {
+		t.Skip(reason + " (CAIRN_E2E_NOSKIP=1 runs it anyway)")
+	}
+}
+
 // cairnStreamHang is the skip reason for tests that need cairn's transport
 // to re-establish a stream whose connection failed before the peer's
 // response headers arrived.
@@ -117,7 +127,7 @@ func TestPeerSilentClose(t *testing.T) {
 	}
 	eachFlavor(t, func(t *testing.T, f Flavor) {
 		if f.Name == "cairn" {
-			t.Skip(cairnStreamHang)
+			skipKnownBug(t, cairnStreamHang)
 		}
 		c := NewCluster(t, Config{Flavor: f, Size: 3})
 		c.Net.SilentClose = true
