@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -433,10 +434,12 @@ func watch(a *app, o *opts, args []string) int {
 		return code
 	}
 	w := newWatcher(c, args[0], o)
+	ctx, stop := a.untilInterrupt()
+	defer stop()
 	for {
-		r, err := w.next(a.ctx)
+		r, err := w.next(ctx)
 		if err != nil {
-			if a.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return exitSuccess // interrupted
 			}
 			return a.handleError(exitServerError, err)
@@ -480,10 +483,12 @@ func execWatch(a *app, o *opts, args []string) int {
 	}
 	w := newWatcher(c, key, o)
 	environ := os.Environ()
+	ctx, stop := a.untilInterrupt()
+	defer stop()
 	for {
-		r, err := w.next(a.ctx)
+		r, err := w.next(ctx)
 		if err != nil {
-			if a.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return exitSuccess
 			}
 			return a.handleError(exitServerError, err)
@@ -682,7 +687,13 @@ func clusterHealth(a *app, o *opts, args []string) int {
 	if a.g.debug {
 		fmt.Fprintf(a.stderr, "Cluster-Endpoints: %s\n", joinEndpoints(c.endpoints, ", "))
 	}
-	ms, err := c.listMembers(a.ctx)
+	ctx := a.ctx
+	if o.forever {
+		var stop context.CancelFunc
+		ctx, stop = a.untilInterrupt()
+		defer stop()
+	}
+	ms, err := c.listMembers(ctx)
 	if err != nil {
 		fmt.Fprintln(a.stdout, "cluster may be unhealthy: failed to list members")
 		return a.handleError(exitServerError, err)
@@ -700,7 +711,7 @@ func clusterHealth(a *app, o *opts, args []string) int {
 			}
 			checked := false
 			for _, u := range m.ClientURLs {
-				h, err := a.checkHealth(c, u)
+				h, err := a.checkHealth(ctx, c, u)
 				if err != nil {
 					fmt.Fprintf(a.stdout, "failed to check the health of member %s on %s: %v\n", m.ID, u, err)
 					continue
@@ -735,7 +746,7 @@ func clusterHealth(a *app, o *opts, args []string) int {
 		fmt.Fprintf(a.stdout, "\nnext check after %v...\n\n", periodText(every))
 		t := time.NewTimer(every)
 		select {
-		case <-a.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
 			return exitSuccess
 		case <-t.C:
@@ -752,13 +763,13 @@ func periodText(d time.Duration) string {
 }
 
 // checkHealth asks one client URL for /health, without failover.
-func (a *app) checkHealth(c *client, u string) (*health, error) {
+func (a *app) checkHealth(ctx context.Context, c *client, u string) (*health, error) {
 	eps, err := parseEndpoints([]string{u})
 	if err != nil {
 		return nil, err
 	}
 	one := &client{endpoints: eps, rt: c.rt, debug: nil}
-	ctx, cancel := a.totalContext()
+	ctx, cancel := context.WithTimeout(ctx, a.g.totalTimeout)
 	defer cancel()
 	resp, err := one.doOne(ctx, eps[0], request{method: "GET", path: "/health"})
 	if err != nil {

@@ -31,14 +31,15 @@ const (
 const defaultEndpoints = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], &stdio{
+	code := run(context.Background(), os.Args[1:], &stdio{
 		stdin:  os.Stdin,
 		stdout: os.Stdout,
 		stderr: os.Stderr,
 		getenv: os.Getenv,
+		interruptible: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return signal.NotifyContext(ctx, os.Interrupt)
+		},
 	})
-	stop()
 	os.Exit(code)
 }
 
@@ -52,6 +53,19 @@ type stdio struct {
 	transport http.RoundTripper
 	// healthEvery is the cluster-health --forever period (10 s if zero).
 	healthEvery time.Duration
+	// interruptible, if set, derives a context that an interrupt (^C)
+	// cancels. Only the commands that run until interrupted (watch,
+	// exec-watch, cluster-health --forever) use it, and end with exit 0;
+	// any other command is killed by ^C as usual.
+	interruptible func(context.Context) (context.Context, context.CancelFunc)
+}
+
+// untilInterrupt returns the context for a command that runs until ^C.
+func (a *app) untilInterrupt() (context.Context, context.CancelFunc) {
+	if a.interruptible == nil {
+		return context.WithCancel(a.ctx)
+	}
+	return a.interruptible(a.ctx)
 }
 
 // globals holds the global flags.
