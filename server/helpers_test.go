@@ -28,7 +28,7 @@ type testNode struct {
 	extraFlags []string
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +38,7 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newTestNode(t *testing.T, name string, extra ...string) *testNode {
+func newTestNode(t testing.TB, name string, extra ...string) *testNode {
 	t.Helper()
 	return &testNode{
 		name:       name,
@@ -49,7 +49,7 @@ func newTestNode(t *testing.T, name string, extra ...string) *testNode {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() && os.Getenv("CAIRN_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("t", t.Name())
 	}
@@ -73,7 +73,7 @@ func (n *testNode) flags(cluster []*testNode, state string) []string {
 }
 
 // create builds the member (binding its listeners) without starting it.
-func (n *testNode) create(t *testing.T, cluster []*testNode, state string, tune func(*Member)) {
+func (n *testNode) create(t testing.TB, cluster []*testNode, state string, tune func(*Member)) {
 	t.Helper()
 	cfg, err := config.Parse(n.flags(cluster, state), nil)
 	if err != nil {
@@ -91,7 +91,7 @@ func (n *testNode) create(t *testing.T, cluster []*testNode, state string, tune 
 	t.Cleanup(m.Stop)
 }
 
-func (n *testNode) start(t *testing.T, cluster []*testNode, state string, tune func(*Member)) {
+func (n *testNode) start(t testing.TB, cluster []*testNode, state string, tune func(*Member)) {
 	t.Helper()
 	n.create(t, cluster, state, tune)
 	if err := n.m.Start(t.Context()); err != nil {
@@ -102,7 +102,7 @@ func (n *testNode) start(t *testing.T, cluster []*testNode, state string, tune f
 
 // startCluster starts all nodes of a new cluster concurrently (each waits
 // for the others' IDs).
-func startCluster(t *testing.T, nodes []*testNode, tune func(*Member)) {
+func startCluster(t testing.TB, nodes []*testNode, tune func(*Member)) {
 	t.Helper()
 	for _, n := range nodes {
 		n.create(t, nodes, config.StateNew, tune)
@@ -125,7 +125,7 @@ func startCluster(t *testing.T, nodes []*testNode, tune func(*Member)) {
 
 // waitReady waits until n serves clients (it has a leader and published
 // its attributes).
-func (n *testNode) waitReady(t *testing.T) {
+func (n *testNode) waitReady(t testing.TB) {
 	t.Helper()
 	select {
 	case <-n.m.ReadyNotify():
@@ -134,7 +134,7 @@ func (n *testNode) waitReady(t *testing.T) {
 	}
 }
 
-func newCluster(t *testing.T, size int, tune func(*Member), extra ...string) []*testNode {
+func newCluster(t testing.TB, size int, tune func(*Member), extra ...string) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	for i := range size {
@@ -152,7 +152,7 @@ type response struct {
 
 var testClient = &http.Client{Timeout: 15 * time.Second}
 
-func do(t *testing.T, method, u string, form url.Values) response {
+func do(t testing.TB, method, u string, form url.Values) response {
 	t.Helper()
 	var body io.Reader
 	if form != nil && (method == http.MethodPut || method == http.MethodPost) {
@@ -179,7 +179,7 @@ func do(t *testing.T, method, u string, form url.Values) response {
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
-func doJSON(t *testing.T, method, u, body string) response {
+func doJSON(t testing.TB, method, u, body string) response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, u, strings.NewReader(body))
 	if err != nil {
@@ -195,7 +195,7 @@ func doJSON(t *testing.T, method, u, body string) response {
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
-func put(t *testing.T, n *testNode, key, value string) response {
+func put(t testing.TB, n *testNode, key, value string) response {
 	t.Helper()
 	r := do(t, http.MethodPut, n.clientURL+"/v2/keys"+key, url.Values{"value": {value}})
 	if r.code != http.StatusOK && r.code != http.StatusCreated {
@@ -206,12 +206,12 @@ func put(t *testing.T, n *testNode, key, value string) response {
 
 // quorumGet reads key linearizably through n: once it returns, n has
 // applied every write acknowledged before the call.
-func quorumGet(t *testing.T, n *testNode, key string) response {
+func quorumGet(t testing.TB, n *testNode, key string) response {
 	t.Helper()
 	return do(t, http.MethodGet, n.clientURL+"/v2/keys"+key, url.Values{"quorum": {"true"}})
 }
 
-func leaderOf(t *testing.T, nodes []*testNode) *testNode {
+func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	for _, n := range nodes {
 		if n.m.isLeader.Load() {

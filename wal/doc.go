@@ -27,7 +27,13 @@
 // a single record with a single write and makes it durable with exactly one
 // fdatasync: one batch, one sync, whatever the number of entries. The
 // returned SaveResult.Batch numbers batches (continuing across restarts);
-// when Save returns, that batch and all earlier ones are on disk. Segments
+// when Save returns, that batch and all earlier ones are on disk. The one
+// exception (etcd's MustSync rule): a batch without entries whose hard state
+// differs from the saved one only in Commit is written but not synced
+// (SaveResult.Synced is false). Raft never needs a durable commit index (a
+// restarted member learns it from the leader), and it becomes durable with
+// the next synced batch; a crash may lose it, and replay then returns the
+// older hard state. Segments
 // are preallocated, so an fdatasync on the append path has no file size to
 // flush. Entries whose first index is at or below the last saved index
 // replace the log from that index on (Raft §5.3); replay returns the log as

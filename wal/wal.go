@@ -120,12 +120,16 @@ type WAL struct {
 // SaveResult describes a batch written by Save.
 type SaveResult struct {
 	// Batch is the number of the batch, +1 for every Save that wrote
-	// something (it continues across restarts). After Save returns, this
-	// batch and every earlier one are durable.
+	// something (it continues across restarts). After Save returns with
+	// Synced set, this batch and every earlier one are durable.
 	Batch uint64
 	// Bytes is the number of bytes written for the batch (0 if nothing was
 	// written).
 	Bytes int
+	// Synced reports whether Save fdatasynced the log. A batch that only
+	// moves the commit index is written without a sync (see the package
+	// documentation); it becomes durable with the next synced batch.
+	Synced bool
 }
 
 // Create makes a new WAL in dir and returns it ready for Save. It fails with
@@ -374,25 +378,43 @@ func (w *WAL) Save(hs raft.HardState, ents []raft.Entry) (SaveResult, error) {
 			return SaveResult{}, err
 		}
 	}
+	sync := mustSync(w.state.hs, &rec)
 	payload := rec.append(w.buf[:0])
 	// The frame goes after the payload in the same buffer, so a batch costs
 	// no allocation once the buffer has grown.
 	b, crc := appendFrame(payload, typeBatch, w.crc, payload)
 	frame := b[len(payload):]
-	if err := w.write(frame); err != nil {
+	if err := w.write(frame, sync); err != nil {
 		return SaveResult{}, err
 	}
 	w.buf = b[:0]
 	w.crc = crc
 	w.state.applyBatch(&rec)
-	return SaveResult{Batch: rec.Batch, Bytes: len(frame)}, nil
+	return SaveResult{Batch: rec.Batch, Bytes: len(frame), Synced: sync}, nil
 }
 
-// write appends one or more frames to the tail and fdatasyncs it. Any error
-// is fatal.
-func (w *WAL) write(b []byte) error {
+// mustSync reports whether batch r must be fdatasynced before Save returns:
+// when it holds entries, or changes the term or the vote (Raft §5.1, §3.8:
+// they must be durable before any message depends on them). A batch that
+// only moves the commit index is written without a sync, as etcd does: a
+// lost commit index is learned again from the leader, and the next synced
+// batch makes it durable too.
+func mustSync(prev raft.HardState, r *batchRecord) bool {
+	if len(r.Entries) > 0 || !r.HasState {
+		return true
+	}
+	return r.State.Term != prev.Term || r.State.Vote != prev.Vote
+}
+
+// write appends one or more frames to the tail and, if sync, fdatasyncs it.
+// Any error is fatal.
+func (w *WAL) write(b []byte, sync bool) error {
 	if err := writeFull(&w.opts.ops, w.tail, b, w.off); err != nil {
 		return w.fail(fmt.Errorf("write %s: %w", w.tail.Name(), err))
+	}
+	if !sync {
+		w.off += int64(len(b))
+		return nil
 	}
 	start := time.Now()
 	if err := w.opts.ops.fdatasync(w.tail); err != nil {
@@ -427,7 +449,7 @@ func (w *WAL) SaveSnapshot(m SnapshotMarker) error {
 		}
 	}
 	b, crc := appendFrame(w.buf[:0], typeSnapshot, w.crc, appendSnapshot(nil, m))
-	if err := w.write(b); err != nil {
+	if err := w.write(b, true); err != nil {
 		return err
 	}
 	w.buf = b[:0]
