@@ -143,9 +143,13 @@ func commands() []*command {
 			flags: []flagDef{boolFlag(func(o *opts) *bool { return &o.forever }, "keep watching until interrupted", "forever", "f"),
 				afterFlag, recursiveFlag},
 			run: watch},
-		{name: "exec-watch", args: "<key> -- <command> [args...]", short: "run a command on every change of a key",
-			long:    "Watches <key> until interrupted and runs <command> for each change, with\nETCD_WATCH_ACTION, ETCD_WATCH_MODIFIED_INDEX, ETCD_WATCH_KEY and ETCD_WATCH_VALUE\nin its environment. Put '--' between the key and the command: without it, as in\netcdctl, the LAST argument is the key and the ones before it the command.",
-			example: "cairnctl exec-watch --recursive /config -- sh -c 'echo $ETCD_WATCH_KEY changed'",
+		{name: "exec-watch", args: "<command> [args...] <key>", short: "run a command on every change of a key",
+			long: "Watches <key> until interrupted and runs <command> for each change, with\n" +
+				"ETCD_WATCH_ACTION, ETCD_WATCH_MODIFIED_INDEX, ETCD_WATCH_KEY and ETCD_WATCH_VALUE\n" +
+				"in its environment. The key is the LAST argument, as etcdctl 3.4 parses it: a\n" +
+				"single '--' is dropped, so \"exec-watch /k -- cmd\" watches the key \"cmd\".\n" +
+				"Commands run one at a time, in event order.",
+			example: "cairnctl exec-watch --recursive -- sh -c 'echo $ETCD_WATCH_KEY changed' /config",
 			flags:   []flagDef{afterFlag, recursiveFlag},
 			run:     execWatch},
 		{name: "member", short: "list, add, remove, update and promote members",
@@ -457,9 +461,10 @@ func watch(a *app, o *opts, args []string) int {
 	}
 }
 
-// splitExecArgs separates the key from the command as etcdctl does: with a
-// "--" after the first argument, the key is first and the command follows
-// the "--"; otherwise the key is the last argument.
+// splitExecArgs separates the key from the command as etcdctl does: the key
+// is the last argument, unless a "--" still follows the first argument (the
+// user gave two, the flag parser dropped one), then the key is first and the
+// command follows that "--".
 func splitExecArgs(args []string) (key string, cmd []string) {
 	for i, s := range args {
 		if s == "--" && i != 0 {

@@ -11,7 +11,7 @@
 //	cairnctl --endpoints http://10.0.0.1:2379 set /config/mode fast
 //	cairnctl -o extended get /config/mode
 //	cairnctl watch --recursive --forever /config
-//	cairnctl exec-watch /config -- sh -c 'echo $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE'
+//	cairnctl exec-watch -- sh -c 'echo $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE' /config
 //	cairnctl member add --learner node5 http://10.0.0.5:2380   # cairn only
 //	cairnctl member promote 8e9e05c52164694d                    # cairn only
 //	source <(cairnctl completion bash)
@@ -34,8 +34,11 @@
 //     of --endpoints, $ETCDCTL_ENDPOINTS, --endpoint, $ETCDCTL_ENDPOINT,
 //     --peers, $ETCDCTL_PEERS, else http://127.0.0.1:2379,http://127.0.0.1:4001.
 //   - A command's own flags may also follow its arguments ("set /a b --ttl
-//     5"): known flags are moved in front, as etcdctl's CLI library does;
-//     "--" stops that, and a value starting with '-' needs "set -- /k -v".
+//     5"): known flags are moved in front, as etcdctl's CLI library does.
+//     The first "--" stops that and is dropped, so a value starting with
+//     '-' needs "set -- /k -v", and exec-watch takes its key LAST
+//     ("exec-watch [flags] <command> [args...] <key>"): etcdctl 3.4's
+//     "exec-watch /k -- cmd" watches the key "cmd", and so does cairnctl.
 //   - Without --no-sync the endpoint list is replaced by the client URLs in
 //     /v2/members (shuffled). A sync that reaches no endpoint exits 2.
 //   - Requests fail over: the last endpoint that answered is tried first,
