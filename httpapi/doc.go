@@ -1,8 +1,9 @@
 // Package httpapi serves the etcd v2 client API of a cairn member: the keys
 // API (/v2/keys), the members API (/v2/members), /v2/machines,
-// /v2/stats/self, /v2/stats/store, /health and /version, with etcd's status
-// codes, headers and JSON bodies. /v2/stats/leader and the auth API are not
-// implemented (404).
+// /v2/stats/self, /v2/stats/leader, /v2/stats/store, /health, /version and
+// /metrics, with etcd 3.4's status codes, headers and JSON bodies. The auth
+// API is not implemented (404). httpapi/conformance checks the wire format
+// against a real etcd 3.4.23, request by request.
 //
 // # Use
 //
@@ -29,6 +30,53 @@
 // A request that did not complete (no leader, proposal not applied within
 // Options.Timeout, member stopping) is error 300 "Raft Internal Error",
 // HTTP 500, with etcd's cause ("etcdserver: request timed out").
+//
+// Like etcd 3.4, every answer carries permissive CORS headers
+// (Access-Control-Allow-Origin: *) and OPTIONS is answered 200 with an
+// empty body; a path that is not clean ("/v2/keys/a//b") is redirected
+// with 301 to its clean form; a 405 carries Allow but no cluster ID; a
+// watch older than etcd's 1000-event window (WatchHistory) gets error 401
+// even though the store keeps more history; quorum=true turns a watch into
+// a plain quorum read; members and stats errors are {"message":...}
+// without a trailing newline (except cairn's own promote and
+// unhealthy-cluster answers, which keep it).
+//
+// # Extensions
+//
+//	GET /v2/keys/k?atIndex=N      the answer a GET gave right after store index N
+//	                              (X-Etcd-Index: N); N older than the retained
+//	                              history or newer than the current index:
+//	                              error 460 (kv.EcodeIndexCompacted), HTTP 400
+//	GET /v2/keys/k?waitApplied=N  a local read once this member has applied raft
+//	                              index N (an X-Raft-Index seen earlier); not
+//	                              within Options.Timeout: error 300, cause
+//	                              "cairn: raft index not applied in time: ..."
+//
+// Both take GET or HEAD without wait or quorum (else error 209) and a
+// number (else error 203). atIndex needs a Backend that implements
+// AtIndexReader (else error 300, ErrAtIndexUnsupported).
+//
+// # Limits
+//
+// Options.MaxRequestBytes (2 MiB) bounds a request body (error 210, cause
+// "http: request body too large"); MaxValueBytes (1 MiB) a value and
+// MaxKeyBytes (4 KiB) a key (error 209, the limit in the cause);
+// MaxWatchesPerConn (1000) the open watches of one client connection
+// (RemoteAddr; HTTP 429, cairn error 470 "Too many watches"). An idle
+// long-poll watch costs about 27 KiB on the serving side (two goroutines
+// and net/http's buffers per connection; TestIdleWatchersMemory), and no
+// CPU: it is a goroutine blocked on a channel, with no timer.
+//
+// # Metrics
+//
+// /metrics is the Prometheus text format (version 0.0.4): etcd's
+// etcd_server_has_leader, etcd_server_is_leader, etcd_server_id,
+// etcd_server_version and etcd_debugging_store_* where cairn has the same
+// quantity, and cairn_raft_applied_index, cairn_raft_term,
+// cairn_http_watches_open, cairn_http_watches_total and
+// cairn_http_requests_total{method,code}. /v2/stats/leader lists the
+// followers with zero latency and counts: the Backend does not measure
+// them yet.
 //
 // # Reads, writes and forwarding
 //
