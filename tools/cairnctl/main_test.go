@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -352,4 +353,43 @@ func Example() {
 	// Output:
 	// Error:  105: Key already exists (/a) [12]
 	// exit 4
+}
+
+func TestTLSAndBasicAuth(t *testing.T) {
+	var gotUser, gotPass string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotUser, gotPass, _ = r.BasicAuth()
+		w.Header().Set("X-Etcd-Index", "3")
+		fmt.Fprintln(w, `{"action":"get","node":{"key":"/k","value":"secret","modifiedIndex":3,"createdIndex":3}}`)
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBlock := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBlock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantOut  string
+		wantCode int
+	}{
+		{"ca flag and user", nil, []string{"--ca-file", ca, "-u", "root:pw"}, "secret\n", 0},
+		{"ca and user from env", map[string]string{"ETCDCTL_CA_FILE": ca, "ETCDCTL_USERNAME": "root:pw"}, nil, "secret\n", 0},
+		{"unknown CA", nil, nil, "", exitServerError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotUser, gotPass = "", ""
+			args := append(slices.Clone(tt.args), "--no-sync", "--endpoints", srv.URL, "get", "/k")
+			out, errOut, code := runIn(t, tt.env, "", args...)
+			if out != tt.wantOut || code != tt.wantCode {
+				t.Fatalf("got %q, %q, exit %d; want %q, exit %d", out, errOut, code, tt.wantOut, tt.wantCode)
+			}
+			if code == 0 && (gotUser != "root" || gotPass != "pw") {
+				t.Errorf("basic auth %q:%q, want root:pw", gotUser, gotPass)
+			}
+		})
+	}
 }
