@@ -59,7 +59,9 @@ func (e *clusterError) detail() string {
 func (e *clusterError) Unwrap() error { return errClusterUnavailable }
 
 // isConnectionError reports whether err means no endpoint could be reached
-// at all (as opposed to an endpoint answering badly).
+// at all (as opposed to an endpoint answering badly). As in etcdctl, an
+// endpoint that accepted the connection but exceeded --timeout does not
+// count: a sync failing that way is ignored.
 func isConnectionError(err error) bool {
 	var ce *clusterError
 	if errors.As(err, &ce) {
@@ -77,11 +79,9 @@ func isConnectionError(err error) bool {
 	if errors.As(err, &oe) {
 		return true
 	}
+	// context.DeadlineExceeded (--total-timeout) is a net.Error too.
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, errHeaderTimeout)
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // errHeaderTimeout marks an endpoint that did not answer within --timeout.
@@ -365,7 +365,6 @@ type member struct {
 // membersError is a {"message": ...} answer of the members API.
 type membersError struct {
 	Message string `json:"message"`
-	Code    int    `json:"-"`
 }
 
 func (e membersError) Error() string { return e.Message }
@@ -385,7 +384,6 @@ func membersFailure(resp *httpResponse, want ...int) error {
 	if err := json.Unmarshal(resp.body, &me); err != nil {
 		return err
 	}
-	me.Code = resp.code
 	return me
 }
 

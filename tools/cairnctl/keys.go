@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -172,7 +173,7 @@ func (w *watcher) next(ctx context.Context) (*response, error) {
 			q.Set("waitIndex", strconv.FormatUint(w.waitIndex, 10))
 		}
 		r, err := w.c.keys(ctx, request{method: "GET", path: keyPath(w.key), query: q, wait: true})
-		if err == errEmptyBody {
+		if errors.Is(err, errEmptyBody) {
 			continue
 		}
 		if err != nil {
