@@ -580,11 +580,26 @@ func (m *Member) Process(ctx context.Context, msg raft.Message) error {
 	if msg.Type == raft.MsgApp {
 		m.recvApp.Add(1)
 	}
-	return m.do(ctx, func(rn *raft.RawNode) {
+	step := func(rn *raft.RawNode) {
 		if err := rn.Step(msg); err != nil {
 			m.logger.Debug("step", "type", msg.Type.String(), "from", hexID(msg.From), "err", err)
 		}
-	})
+	}
+	if msg.Type == raft.MsgSnap {
+		// The transport reports the snapshot applied once this returns.
+		return m.do(ctx, step)
+	}
+	// Queue without waiting for the loop: the stream reads and decodes the
+	// next frame while the loop works (a full queue still back-pressures
+	// the stream). The queue is FIFO, so a stream's messages stay in order.
+	select {
+	case m.actc <- step:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stopc:
+		return errStopped
+	}
 }
 
 // IsRemoved reports whether id was removed from the cluster.
