@@ -70,7 +70,7 @@
 //
 // # Testing
 //
-// compare_test.go runs about 190 scripted command lines (every command,
+// compare_test.go runs about 180 scripted command lines (every command,
 // flag, output format, environment variable and error case, failover over a
 // dead endpoint and a member without a leader, then again with one of three
 // members stopped) through the real etcdctl (ETCDCTL_API=2) and through
