@@ -60,10 +60,13 @@
 // and ends after its event; a stream watcher has Config.WatcherBuffer
 // slots and is dropped (channel closed, Err() == ErrWatcherOverflow) when
 // they are full. Matching follows spec 1.7: the key itself, the subtree
-// for recursive watches, delete/expire of an ancestor directory (rule c,
-// for live and history matches alike and without checking that the
-// watched path existed), hidden segments below the watched path skipped
-// for live events (a history scan, like etcd's, does not skip them).
+// for recursive watches, delete/expire of an ancestor directory (rule c),
+// hidden segments below the watched path skipped. Live delivery and
+// history scans differ exactly as etcd 3.4's do (checked by
+// httpapi/conformance): live, rule c reaches only watchers on nodes of the
+// removed subtree; a scan applies rule c by string prefix (a delete of /ab
+// matches a watch on /abc, or on a path under /ab that never existed) and
+// does not skip hidden keys.
 //
 // # Reads at an index
 //

@@ -256,7 +256,7 @@ func (s *Store) commit(rec *record) {
 	s.index = rec.ev.Index
 	s.hub.index = s.index
 	s.hist.append(rec)
-	s.hub.notify(rec.ev)
+	s.hub.notify(rec)
 }
 
 func (s *Store) set(p string, dir bool, value string, exp int64, r *Request) (ev *Event, err *Error) {

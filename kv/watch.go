@@ -166,9 +166,10 @@ func isHiddenBelow(watchPath, key string) bool {
 	return strings.Contains(rest, "/_")
 }
 
-// notify delivers ev to matching watchers (spec 1.7 rules a, b, c, hidden
-// paths). Caller holds mu. Refresh events are never delivered.
-func (h *hub) notify(ev *Event) {
+// notify delivers rec's event to matching watchers (spec 1.7 rules a, b,
+// c, hidden paths). Caller holds mu. Refresh events are never delivered.
+func (h *hub) notify(rec *record) {
+	ev := rec.ev
 	if ev.Refresh || h.count == 0 {
 		return
 	}
@@ -208,12 +209,21 @@ func (h *hub) notify(ev *Event) {
 		}
 		cur = key[:end]
 	}
-	// Rule c: deleting or expiring a directory notifies every watcher
-	// below it, recursive or not.
-	if n != nil && cur == key && isDirRemoval(ev) {
-		var walk func(*wnode)
-		walk = func(x *wnode) {
-			for _, c := range x.kids {
+	// Rule c: deleting or expiring a directory notifies the watchers,
+	// recursive or not, on every node of the removed subtree (etcd calls
+	// them back node by node; a watcher on a path below the directory
+	// that was not a node is not notified, checked against etcd 3.4).
+	if n != nil && cur == key && isDirRemoval(ev) && rec.removed != nil {
+		var walk func(*wnode, *node)
+		walk = func(x *wnode, d *node) {
+			if d.kids == nil {
+				return
+			}
+			for name, c := range x.kids {
+				child := d.kids.get(name)
+				if child == nil {
+					continue
+				}
 				for _, l := range [][]*Watcher{c.rec, c.exact} {
 					for _, w := range l {
 						if ev.Index >= w.since {
@@ -221,10 +231,10 @@ func (h *hub) notify(ev *Event) {
 						}
 					}
 				}
-				walk(c)
+				walk(c, child)
 			}
 		}
-		walk(n)
+		walk(n, rec.removed)
 	}
 	for _, w := range hits {
 		h.deliver(w, ev)
@@ -235,12 +245,16 @@ func isDirRemoval(ev *Event) bool {
 	return (ev.Action == ActionDelete || ev.Action == ActionExpire) && ev.PrevNode != nil && ev.PrevNode.Dir
 }
 
-// matches is the history-scan form of the rules (etcd's EventHistory.scan,
-// with a proper ancestor test instead of a string prefix). Like etcd's
+// matches is the history-scan form of the rules (etcd's EventHistory.scan).
+// Like etcd's
 // scan, and unlike live delivery, it does not skip hidden keys: a
 // recursive watch answered from history can return an event on a hidden
 // key below the watched path (checked against etcd 3.4 by
 // httpapi/conformance).
+//
+// Rule c in a scan is etcd's string-prefix test: a directory delete or
+// expire of /ab matches a watch on /ab/x whether or not that node existed,
+// and also a watch on /abc (etcd's quirk, kept for compatibility).
 func matches(ev *Event, p string, recursive bool) bool {
 	if ev.Refresh {
 		return false
@@ -252,7 +266,7 @@ func matches(ev *Event, p string, recursive bool) bool {
 	if recursive && isUnder(key, p) {
 		return true
 	}
-	return isDirRemoval(ev) && isUnder(p, key)
+	return isDirRemoval(ev) && strings.HasPrefix(p, key)
 }
 
 // Watch registers a watcher on path (cleaned). recursive includes the

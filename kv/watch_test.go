@@ -56,6 +56,9 @@ func TestWatchMatching(t *testing.T) {
 		{name: "rule c: expire of an ancestor directory", setup: []Request{{Op: OpPut, Path: "/wd", Dir: true, HasTTL: true, TTL: 1}, put("/wd/x", "0")},
 			watch: "/wd/x", reqs: []Request{{Op: OpExpire, Time: t0 + 2*sec}},
 			want: "expire /wd i3|closed: kv: watcher delivered its event"},
+		{name: "rule c: not for a watched path that was not a node (obs)", setup: []Request{put("/ne/x", "0")},
+			watch: "/ne/ghost", reqs: []Request{{Op: OpDelete, Path: "/ne", Recursive: true}, put("/ne/ghost", "1")},
+			want: "set /ne/ghost i3|closed: kv: watcher delivered its event"},
 		{name: "a file delete does not fire watchers below it", setup: []Request{put("/f", "0")}, watch: "/f/x",
 			reqs: []Request{{Op: OpDelete, Path: "/f"}}, want: ""},
 		{name: "hidden below the watched path is skipped", watch: "/d", recursive: true,
@@ -91,23 +94,31 @@ func TestWatchMatching(t *testing.T) {
 }
 
 // TestWatchHistoryHidden: unlike live delivery, a history scan returns
-// events on hidden keys below a recursive watch, as etcd 3.4's
-// EventHistory.scan does (observed by httpapi/conformance).
+// events on hidden keys below a recursive watch and applies rule c by
+// string prefix, as etcd 3.4's EventHistory.scan does (observed by
+// httpapi/conformance).
 func TestWatchHistoryHidden(t *testing.T) {
 	s := newTestStore(t, Config{})
 	mustApply(t, s, put("/d/_h", "1"))
 	mustApply(t, s, put("/d/ok", "1"))
+	mustApply(t, s, put("/ab/x", "1"))
+	mustApply(t, s, put("/abc", "1"))
+	mustApply(t, s, Request{Op: OpDelete, Path: "/ab", Recursive: true, Time: t0})
 	tests := []struct {
 		name      string
+		p         string
 		recursive bool
+		since     uint64
 		want      string
 	}{
-		{"recursive from history", true, "set /d/_h i1|closed: kv: watcher delivered its event"},
-		{"non-recursive from history", false, ""},
+		{"recursive from history", "/d", true, 1, "set /d/_h i1|closed: kv: watcher delivered its event"},
+		{"non-recursive from history", "/d", false, 1, ""},
+		{"rule c by string prefix (obs)", "/abc", false, 5, "delete /ab i5|closed: kv: watcher delivered its event"},
+		{"rule c for a path that was never a node", "/ab/ghost", false, 5, "delete /ab i5|closed: kv: watcher delivered its event"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := mustWatch(t, s, "/d", tt.recursive, false, 1)
+			w := mustWatch(t, s, tt.p, tt.recursive, false, tt.since)
 			if got := strings.Join(drain(w), "|"); got != tt.want {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
@@ -245,9 +256,35 @@ func TestWatcherRemove(t *testing.T) {
 	}
 }
 
+// liveMatches is the naive oracle of live delivery: the key itself, a
+// recursive watch's subtree minus hidden keys below the watched path, and
+// for a directory delete or expire, watchers on nodes of the removed
+// subtree.
+func liveMatches(rec *record, p string, recursive bool) bool {
+	ev := rec.ev
+	key := ev.Node.Key
+	switch {
+	case ev.Refresh:
+		return false
+	case key == p:
+		return true
+	case recursive && isUnder(key, p):
+		return !isHiddenBelow(p, key)
+	case isDirRemoval(ev) && isUnder(p, key):
+		d := rec.removed
+		for _, seg := range strings.Split(strings.TrimPrefix(p[len(key):], "/"), "/") {
+			if d == nil || d.kids == nil {
+				return false
+			}
+			d = d.kids.get(seg)
+		}
+		return d != nil
+	}
+	return false
+}
+
 // TestWatchOrderingProperty compares stream watchers on random paths with
-// a naive filter of the full event log by the history-scan rules, minus
-// hidden keys below the watched path (which only live delivery skips).
+// a naive filter of the full event log (liveMatches).
 func TestWatchOrderingProperty(t *testing.T) {
 	seeds := 20
 	if testing.Short() {
@@ -265,19 +302,18 @@ func TestWatchOrderingProperty(t *testing.T) {
 		for i, p := range paths {
 			subs = append(subs, sub{mustWatch(t, s, p, i%2 == 0, true, 0), p, i%2 == 0})
 		}
-		var all []*Event
+		var all []*record
 		for _, r := range genLog(uint64(4000+seed), 300) {
 			before := s.Index()
 			s.Apply(r) //nolint: part of the log
 			for i := before + 1; i <= s.Index(); i++ {
-				all = append(all, s.hist.at(i).ev)
+				all = append(all, s.hist.at(i))
 			}
 		}
 		for _, sb := range subs {
 			var want []string
-			for _, ev := range all {
-				hidden := ev.Node.Key != sb.p && isUnder(ev.Node.Key, sb.p) && isHiddenBelow(sb.p, ev.Node.Key)
-				if matches(ev, sb.p, sb.recursive) && !hidden {
+			for _, rec := range all {
+				if ev := rec.ev; liveMatches(rec, sb.p, sb.recursive) {
 					want = append(want, ev.Action+" "+ev.Node.Key+fmt.Sprintf(" i%d", ev.Index))
 				}
 			}
