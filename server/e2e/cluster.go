@@ -103,7 +103,7 @@ type Proc struct {
 	exited  chan struct{} // closed when cmd has been waited for
 	started time.Time
 	// reserved holds the member's ports until its first start.
-	reserved []net.Listener
+	reserved []*reservation
 }
 
 // NewCluster starts cfg.Size members with --initial-cluster-state new and
@@ -238,16 +238,34 @@ func (c *Cluster) Member(name string) *Proc {
 	return nil
 }
 
-// reservePort binds a free loopback port and returns its listener; the
-// caller closes it just before the member binds the port, so that no other
-// port the harness allocates in the meantime can be the same one.
-func reservePort() (net.Listener, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("e2e: free port: %w", err)
-	}
-	return ln, nil
+// reservation holds a loopback port: a TCP socket bound to it but not
+// listening, so the kernel hands the port to nobody else (bind to port 0
+// skips it) while connections to it are refused, as to a member that is
+// not running yet. It is closed just before the member binds the port.
+type reservation struct {
+	fd   int
+	addr string
 }
+
+func reservePort() (*reservation, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("e2e: reserve port: %w", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("e2e: reserve port: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	in4, ok := sa.(*syscall.SockaddrInet4)
+	if err != nil || !ok {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("e2e: reserve port: getsockname: %v", err)
+	}
+	return &reservation{fd: fd, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(in4.Port))}, nil
+}
+
+func (r *reservation) Close() error { return syscall.Close(r.fd) }
 
 // newProc allocates a member's ports, proxy and directories.
 func (c *Cluster) newProc() *Proc {
@@ -264,7 +282,7 @@ func (c *Cluster) newProc() *Proc {
 	if err != nil {
 		c.t.Fatalf("%v", err)
 	}
-	client, peer := clientLn.Addr().String(), peerLn.Addr().String()
+	client, peer := clientLn.addr, peerLn.addr
 	proxy, err := c.Net.Listen(name, peer)
 	if err != nil {
 		c.t.Fatalf("%v", err)
@@ -277,7 +295,7 @@ func (c *Cluster) newProc() *Proc {
 		ProxyURL:  "http://" + proxy,
 		LogPath:   filepath.Join(c.dir, name+".log"),
 		c:         c,
-		reserved:  []net.Listener{clientLn, peerLn},
+		reserved:  []*reservation{clientLn, peerLn},
 	}
 	c.mu.Lock()
 	c.members = append(c.members, p)

@@ -67,8 +67,8 @@
 //
 // # Caveats
 //
-// Free ports are found by binding port 0 and holding the listener until just
-// before the member starts; another process may still take one in that
+// Free ports are found by binding port 0 and holding the bound (not
+// listening) socket until just before the member starts; another process may still take one in that
 // moment, and the member then fails to start and the test fails with its
 // log ("address already in use"). Only loopback addresses are used. The
 // tests are wall-clock tests of real processes: they poll HTTP endpoints
