@@ -703,11 +703,11 @@ func clusterHealth(a *app, o *opts, args []string) int {
 		fmt.Fprintln(a.stdout, "cluster may be unhealthy: failed to list members")
 		return a.handleError(exitServerError, err)
 	}
-	every := a.healthEvery
-	if every == 0 {
-		every = 10 * time.Second
-	}
+	const every = 10 * time.Second // etcdctl's period
 	for {
+		if ctx.Err() != nil {
+			return exitSuccess // interrupted (forever mode only)
+		}
 		healthy := 0
 		for _, m := range ms {
 			if len(m.ClientURLs) == 0 {

@@ -51,8 +51,6 @@ type stdio struct {
 	// transport, if set, replaces the HTTP transport built from the flags
 	// (tests).
 	transport http.RoundTripper
-	// healthEvery is the cluster-health --forever period (10 s if zero).
-	healthEvery time.Duration
 	// interruptible, if set, derives a context that an interrupt (^C)
 	// cancels. Only the commands that run until interrupted (watch,
 	// exec-watch, cluster-health --forever) use it, and end with exit 0;
