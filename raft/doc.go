@@ -72,7 +72,10 @@
 //     member. For an EntryConfChange entry, decode it with
 //     UnmarshalConfChange and call rn.ApplyConfChange (a leader removed by
 //     the change steps down there). Serve rd.ReadStates once the applied
-//     index reaches their Index.
+//     index reaches their Index. Because these entries are durable
+//     already (a Ready never hands out entries of its own rd.Entries), step
+//     5 may also run before step 3, so that answering clients does not
+//     wait for this Ready's fsync.
 //  6. Call rn.Advance(rd).
 //
 // A member's own vote and a leader's own acknowledgement of its entries are

@@ -80,13 +80,16 @@
 //  2. A received snapshot is installed: kv.Restore from the file that
 //     ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot marker,
 //     MemoryStorage.ApplySnapshot.
-//  3. HardState and Entries are saved with one wal.Save (one fdatasync),
-//     then appended to the MemoryStorage.
-//  4. Only then MessagesAfterPersist (MsgAppResp, vote responses) go out:
-//     no acknowledgement leaves before it is durable (a test checks this).
-//  5. Committed entries are applied to the store in order; waiting
+//  3. Committed entries are applied to the store in order; waiting
 //     requests are answered; ReadIndex reads are released once applied.
 //     Applying never blocks on watchers (kv drops slow stream watchers).
+//     Raft hands out only entries that are durable already, so answers do
+//     not wait for this Ready's fdatasync.
+//  4. HardState and Entries are saved with one wal.Save (one fdatasync,
+//     none when only the commit index moved), then appended to the
+//     MemoryStorage.
+//  5. Only then MessagesAfterPersist (MsgAppResp, vote responses) go out:
+//     no acknowledgement leaves before it is durable (a test checks this).
 //  6. Advance.
 //
 // Entry payload: an 8-byte little-endian request ID (0 when nobody waits),

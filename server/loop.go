@@ -76,12 +76,26 @@ func (m *Member) handleReady() error {
 	}
 	// 1. Messages that acknowledge nothing may leave before persisting.
 	m.sendMessages(rd.Messages)
-	// 2. Persist: snapshot, then hard state and entries with one fdatasync.
+	// 2. A snapshot from the leader replaces the state before anything
+	// after it is applied.
 	if !rd.Snapshot.IsEmpty() {
 		if err := m.installSnapshot(rd.Snapshot); err != nil {
 			return err
 		}
 	}
+	// 3. Apply, answer waiting requests and reads. CommittedEntries are
+	// durable here already (raft hands out only entries of an earlier
+	// Ready), so clients get their answers before this Ready's fdatasync.
+	if err := m.applyEntries(rd.CommittedEntries); err != nil {
+		return err
+	}
+	if len(rd.ReadStates) > 0 {
+		m.mu.Lock()
+		m.pendingRead = append(m.pendingRead, rd.ReadStates...)
+		m.mu.Unlock()
+	}
+	m.serveReads()
+	// 4. Save hard state and entries with one fdatasync.
 	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := m.save(rd.HardState, rd.Entries); err != nil {
 			return fmt.Errorf("%w: %w", ErrFatal, err)
@@ -94,19 +108,9 @@ func (m *Member) handleReady() error {
 			return fmt.Errorf("%w: %w", ErrFatal, err)
 		}
 	}
-	// 3. Only now the acknowledgements of durable state.
+	// 5. Only now the acknowledgements of durable state.
 	m.sendMessages(rd.MessagesAfterPersist)
-	// 4. Apply, answer waiting requests and reads.
-	if err := m.applyEntries(rd.CommittedEntries); err != nil {
-		return err
-	}
-	if len(rd.ReadStates) > 0 {
-		m.mu.Lock()
-		m.pendingRead = append(m.pendingRead, rd.ReadStates...)
-		m.mu.Unlock()
-	}
-	m.serveReads()
-	// 5. Advance.
+	// 6. Advance.
 	m.rn.Advance(rd)
 	m.maybeSnapshot()
 	m.maybeCampaignAlone()
