@@ -119,3 +119,12 @@ func TestStatsLeaderAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersBodyLimit: a members API body over MaxRequestBytes is refused
+// without being read whole.
+func TestMembersBodyLimit(t *testing.T) {
+	h := New(newFake(), Options{MaxRequestBytes: 64})
+	run(t, h, step{name: "big member body", method: "POST", target: "/v2/members", ctype: "application/json",
+		body: `{"peerURLs":["http://10.0.0.9:2380"],"pad":"` + strings.Repeat("x", 100) + `"}`, code: 400,
+		want: `{"message":"http: request body too large"}`})
+}

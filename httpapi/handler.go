@@ -132,6 +132,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
 		return
 	}
+	if h.maxBody > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	w = rec
 	defer func() { h.metrics.count(r.Method, rec.code) }()

@@ -206,9 +206,6 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	// Like etcd, after the method check: a 405 carries no cluster ID.
 	w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
-	if h.maxBody > 0 && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && h.forward(w, r) {
 		return
 	}
