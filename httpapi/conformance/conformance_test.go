@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -226,4 +227,30 @@ func sortedKeys(m map[string][]string) []string {
 		}
 	}
 	return ks
+}
+
+// TestParseErrors: malformed scripts are refused with the line number.
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, script, want string
+	}{
+		{"no target", "GET\n", "line 1: want METHOD /TARGET"},
+		{"relative target", "GET v2/keys\n", "line 1: want METHOD /TARGET"},
+		{"unknown directive", "+bogus\nGET /\n", "line 1: unknown directive +bogus"},
+		{"bad mode", "+mode fuzzy\n", "line 1: unknown mode"},
+		{"bad repeat", "+repeat 0\n", "line 1: bad +repeat count"},
+		{"empty reason", "+expect-diff\n", "line 1: +expect-diff needs a reason"},
+		{"bad header", "+header nocolon\n", "line 1: +header wants Name: Value"},
+		{"await unknown", "await w\n", "line 1: await of unknown watch w"},
+		{"watch twice", "watch w GET /a\nwatch w GET /b\n", "line 2: watch w is already open"},
+		{"bad await count", "watch w GET /a\nawait w x\n", "line 2: await: bad line count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.script))
+			if err == nil || !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) = %v, want ErrSyntax with %q", tt.script, err, tt.want)
+			}
+		})
+	}
 }
