@@ -81,9 +81,8 @@
 // thing to suspect.
 //
 // Set CAIRN_E2E_LOGDIR to a directory to keep every member's full log
-// there, (cairn only) CAIRN_E2E_DEBUG=1 to start members with
-// --log-level=debug, and CAIRN_E2E_NOSKIP=1 to run the tests that are
-// skipped because of a known daemon bug (the skip message names it).
+// there, and (cairn only) CAIRN_E2E_DEBUG=1 to start members with
+// --log-level=debug.
 //
 // # Concurrency
 //

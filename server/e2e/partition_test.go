@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 )
@@ -32,9 +31,6 @@ func TestPartition(t *testing.T) {
 				t.Skip("short: only the first case")
 			}
 			eachFlavor(t, func(t *testing.T, f Flavor) {
-				if f.Name == "cairn" && tc.state == Delay {
-					skipKnownBug(t, cairnStreamHang)
-				}
 				c := NewCluster(t, Config{Flavor: f, Size: 3})
 				l := mustLeader(t, c)
 				minority := l
@@ -101,23 +97,6 @@ func TestPartition(t *testing.T) {
 	}
 }
 
-// skipKnownBug skips a test that a known daemon bug makes fail, unless
-// CAIRN_E2E_NOSKIP=1 (to check a fix).
-func skipKnownBug(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CAIRN_E2E_NOSKIP") != "1" {
-		t.Skip(reason + " (CAIRN_E2E_NOSKIP=1 runs it anyway)")
-	}
-}
-
-// cairnStreamHang is the skip reason for tests that need cairn's transport
-// to re-establish a stream whose connection failed before the peer's
-// response headers arrived.
-const cairnStreamHang = "cairn: transport stream set-up hangs forever when the connection fails " +
-	"before the response headers (http.Client.Do with an io.Pipe body does not return until the body " +
-	"is closed, and ResponseHeaderTimeout only starts after the body is written), so a stream that " +
-	"broke during set-up is never re-established; see TestPeerSilentClose"
-
 // TestPeerSilentClose restarts a killed leader while its proxy closes
 // connections silently (like a plain TCP proxy or a peer that dies between
 // accept and answer): the restarted member must rejoin.
@@ -126,9 +105,6 @@ func TestPeerSilentClose(t *testing.T) {
 		t.Skip("short")
 	}
 	eachFlavor(t, func(t *testing.T, f Flavor) {
-		if f.Name == "cairn" {
-			skipKnownBug(t, cairnStreamHang)
-		}
 		c := NewCluster(t, Config{Flavor: f, Size: 3})
 		c.Net.SilentClose = true
 		l := mustLeader(t, c)

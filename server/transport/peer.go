@@ -257,6 +257,7 @@ func rejection(resp *http.Response) error {
 var (
 	errStreamDone  = errors.New("transport: stream stopped")
 	errURLsChanged = errors.New("transport: stream stopped: peer URLs changed")
+	errNoResponse  = errors.New("transport: no response to the stream request within the read timeout")
 )
 
 // stream connects to url and writes queued frames until the stream fails or
@@ -275,11 +276,35 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrBadPeer, err)
 	}
+	// Do returns only once the request body is finished, and the body is the
+	// pipe this goroutine writes after Do returns: if the connection dies
+	// before the response headers arrive, nothing would ever end the wait.
+	// Bound it: after ReadTimeout without headers, cancel the stream, which
+	// closes the pipe (stopAfter above) and so ends Do.
+	headers := make(chan struct{})
+	var guard sync.WaitGroup
+	guard.Go(func() {
+		select {
+		case <-p.t.cfg.Clock.After(p.t.cfg.ReadTimeout):
+			cancelCause(errNoResponse)
+		case <-headers:
+		case <-ctx.Done():
+		}
+	})
 	resp, err := p.t.client.Do(req)
+	close(headers)
+	guard.Wait()
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errNoResponse) {
+			err = errNoResponse
+		}
 		return false, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
+	if ctx.Err() != nil {
+		// The guard fired just as the headers arrived.
+		return false, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, context.Cause(ctx))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return false, rejection(resp)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -785,5 +786,87 @@ func TestSendDropsOversizedMessage(t *testing.T) {
 	}
 	if a.log.count("exceeds the frame limit") != 1 {
 		t.Error("oversized drop not logged")
+	}
+}
+
+// TestPeerAcceptsButNeverAnswers covers a stream whose connection is
+// accepted and read but never answered (a peer that hangs or dies between
+// accept and response, or a proxy in between that does). The request body is
+// a pipe that the sender only writes once the response has arrived, so
+// without a bound on the wait for headers the stream would hang forever and
+// the peer would never be retried.
+func TestPeerAcceptsButNeverAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		close bool // close the connection after reading, else keep it silent
+	}{
+		{"silent", false},
+		{"closed", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var pn pipeNet
+				l := pn.listen("mute:2380")
+				var mu sync.Mutex
+				var held []net.Conn
+				accepts := 0
+				acceptDone := make(chan struct{})
+				go func() {
+					defer close(acceptDone)
+					for {
+						c, err := l.Accept()
+						if err != nil {
+							return
+						}
+						mu.Lock()
+						accepts++
+						held = append(held, c)
+						mu.Unlock()
+						go func() {
+							buf := make([]byte, 4096)
+							_, _ = c.Read(buf) // the request headers
+							if tc.close {
+								c.Close()
+								return
+							}
+							_, _ = io.Copy(io.Discard, c) // read on, never answer
+						}()
+					}
+				}()
+				fr := newFakeRaft()
+				cfg := testConfig(1, testCluster, fr, &logSink{})
+				cfg.DialContext = pn.dial
+				tr := New(cfg)
+				start := time.Now()
+				if err := tr.AddPeer(2, []string{"http://mute:2380"}); err != nil {
+					t.Fatal(err)
+				}
+				// Two reports: the stream gave up, and the retry did too.
+				for i := 0; i < 2; i++ {
+					<-fr.unreachable
+				}
+				probe := cfg
+				probe.setDefaults()
+				if limit := 2*(probe.ReadTimeout+probe.BackoffMax) + time.Second; time.Since(start) > limit {
+					t.Errorf("two failed attempts took %v, want within %v", time.Since(start), limit)
+				}
+				if st := tr.Status()[0]; st.Active || !errors.Is(st.Err, ErrUnreachable) {
+					t.Errorf("status = %+v, want inactive and unreachable", st)
+				}
+				mu.Lock()
+				if accepts < 2 {
+					t.Errorf("%d connection attempts, want the stream retried", accepts)
+				}
+				mu.Unlock()
+				tr.Close()
+				l.Close()
+				<-acceptDone
+				mu.Lock()
+				for _, c := range held {
+					c.Close()
+				}
+				mu.Unlock()
+			})
+		})
 	}
 }
