@@ -139,7 +139,7 @@ start_cluster() {
 		sleep 0.2
 	done
 	[ $ok = 3 ] || { log "$sys cluster not healthy after 60 s"; return 1; }
-	leader_ep=$(curl -fsS -m 2 "${eps[0]}/v2/members/leader" | sed -n 's/.*"clientURLs":\["\([^"]*\)".*/\1/p')
+	leader_ep=$(curl -fsS -m 2 "${eps[0]}/v2/members/leader" | sed -n 's/.*"clientURLs":\["\([^"]*\)".*/\1/p' || true)
 	[ -n "$leader_ep" ] || leader_ep=${eps[0]}
 }
 
@@ -249,7 +249,7 @@ if [ "$profile" = 1 ]; then
 	eps=()
 	start_cluster_prof
 	for t in $(seq 1 300); do
-		l=$(curl -fsS -m 1 "${eps[0]}/v2/members/leader" 2>/dev/null | sed -n 's/.*"clientURLs":\["\([^"]*\)".*/\1/p')
+		l=$(curl -fsS -m 1 "${eps[0]}/v2/members/leader" 2>/dev/null | sed -n 's/.*"clientURLs":\["\([^"]*\)".*/\1/p' || true)
 		[ -n "$l" ] && break
 		sleep 0.2
 	done
