@@ -35,8 +35,9 @@
 // (Access-Control-Allow-Origin: *) and OPTIONS is answered 200 with an
 // empty body; a path that is not clean ("/v2/keys/a//b") is redirected
 // with 301 to its clean form; a 405 carries Allow but no cluster ID; a
-// watch older than etcd's 1000-event window (WatchHistory) gets error 401
-// even though the store keeps more history; quorum=true turns a watch into
+// watch may start anywhere in the store's retained history (far deeper than
+// etcd's 1000 events: error 401 only for events compacted away), unless
+// Options.WatchWindow asks for etcd's exact window; quorum=true turns a watch into
 // a plain quorum read; members and stats errors are {"message":...}
 // without a trailing newline (except cairn's own promote and
 // unhealthy-cluster answers, which keep it).

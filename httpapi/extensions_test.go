@@ -128,3 +128,29 @@ func TestMembersBodyLimit(t *testing.T) {
 		body: `{"peerURLs":["http://10.0.0.9:2380"],"pad":"` + strings.Repeat("x", 100) + `"}`, code: 400,
 		want: `{"message":"http: request body too large"}`})
 }
+
+// TestWatchWindow: by default a watch may start anywhere in the store's
+// retained history, well past etcd's 1000 events (issue 4); with
+// Options.WatchWindow = EtcdWatchWindow the answer is etcd's exact 401.
+func TestWatchWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window int
+		s      step
+	}{
+		{"store history", 0, step{name: "old waitIndex answered", method: "GET", target: "/v2/keys/w?wait=true&waitIndex=1", code: 200,
+			want: `{"action":"set","node":{"key":"/w","value":"first","modifiedIndex":1,"createdIndex":1}}` + "\n"}},
+		{"etcd window", EtcdWatchWindow, step{name: "old waitIndex cleared", method: "GET", target: "/v2/keys/w?wait=true&waitIndex=1", code: 400,
+			want: `{"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared [7/1]","index":1006}` + "\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			h := New(f, Options{WatchWindow: tc.window})
+			run(t, h, step{name: "first", method: "PUT", target: "/v2/keys/w", form: url.Values{"value": {"first"}}, code: 201})
+			for i := 0; i < 1005; i++ {
+				run(t, h, step{name: "churn", method: "PUT", target: "/v2/keys/churn", form: url.Values{"value": {"x"}}, code: []int{201, 200}[min(i, 1)]})
+			}
+			run(t, h, tc.s)
+		})
+	}
+}

@@ -35,6 +35,11 @@ type Options struct {
 	MaxValueBytes     int   // a key's value (DefaultMaxValueBytes)
 	MaxKeyBytes       int   // a key's path (DefaultMaxKeyBytes)
 	MaxWatchesPerConn int   // open watches per client connection (DefaultMaxWatchesPerConn)
+	// WatchWindow, if > 0, answers error 401 to a waitIndex more than
+	// WatchWindow-1 events behind the current index, as etcd does with
+	// EtcdWatchWindow (1000). 0, the default, allows any index the store
+	// still retains (kv.Config.HistoryEvents/HistoryBytes).
+	WatchWindow int
 }
 
 // Default limits.
@@ -68,6 +73,8 @@ type Handler struct {
 
 	metrics metrics
 
+	watchWindow int // Options.WatchWindow
+
 	// Limits; 0 means unlimited.
 	maxBody    int64
 	maxValue   int
@@ -86,6 +93,7 @@ func New(b Backend, opts Options) *Handler {
 		maxKey:      limit(opts.MaxKeyBytes, DefaultMaxKeyBytes),
 		maxWatches:  limit(opts.MaxWatchesPerConn, DefaultMaxWatchesPerConn),
 		connWatches: map[string]int{},
+		watchWindow: opts.WatchWindow,
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout

@@ -13,10 +13,10 @@ import (
 	"cairn/kv"
 )
 
-// WatchHistory is how many events back a watch may start (etcd's fixed
-// watcher-hub history): a waitIndex older than the current index minus
-// WatchHistory-1 gets error 401.
-const WatchHistory = 1000
+// EtcdWatchWindow is etcd's fixed watcher-hub history: etcd answers a
+// waitIndex older than the current index minus EtcdWatchWindow-1 with error
+// 401. Setting Options.WatchWindow to it reproduces that exactly.
+const EtcdWatchWindow = 1000
 
 // keyRequest is a parsed /v2/keys request.
 type keyRequest struct {
@@ -336,11 +336,12 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 	h.metrics.watchesSeen.Add(1)
 	h.metrics.watchesOpen.Add(1)
 	defer h.metrics.watchesOpen.Add(-1)
-	// The store keeps a deeper history (for atIndex reads) than etcd's
-	// 1000 events, but a watch sees etcd's window so clients get the
-	// same 401 and resynchronise at the same points.
-	if kr.waitIndex != 0 && kr.waitIndex+WatchHistory <= wt.StartIndex {
-		start := wt.StartIndex - WatchHistory + 1
+	// By default a watch may start anywhere in the store's retained history
+	// (far deeper than etcd's 1000 events, so clients rarely meet 401 and
+	// its full resynchronisation); Options.WatchWindow narrows it to
+	// etcd's window for clients that depend on the exact points.
+	if win := uint64(h.watchWindow); win > 0 && kr.waitIndex != 0 && kr.waitIndex+win <= wt.StartIndex {
+		start := wt.StartIndex - win + 1
 		writeEtcdError(w, kv.EcodeEventIndexCleared, "The event in requested index is outdated and cleared",
 			fmt.Sprintf("the requested history has been cleared [%d/%d]", start, kr.waitIndex), wt.StartIndex)
 		return
