@@ -1,7 +1,3 @@
-// Command cairn is the cairn member daemon: a replicated config store that
-// speaks the etcd v2 keys API. It takes etcd's flags (see cairn --help);
-// with none it runs a single-member cluster on 127.0.0.1:2379 (clients) and
-// 127.0.0.1:2380 (peers) with its data in ./default.etcd.
 package main
 
 import (
@@ -53,6 +49,15 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		logger.Warn(w)
 	}
 	logger.Info("starting cairn", "version", version, "name", cfg.Name, "data-dir", cfg.DataDir)
+
+	if path := envValue(env, "CAIRNPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "cairn: CAIRNPROFILE: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 
 	ctx, stop := lifecycle.ShutdownContext(context.Background())
 	defer stop()

@@ -38,3 +38,18 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvValue(t *testing.T) {
+	env := []string{"A=1", "CAIRNPROFILE=/tmp/p", "CAIRNPROFILEX=no", "EMPTY="}
+	tests := []struct{ name, want string }{
+		{"CAIRNPROFILE", "/tmp/p"},
+		{"A", "1"},
+		{"EMPTY", ""},
+		{"MISSING", ""},
+	}
+	for _, tc := range tests {
+		if got := envValue(env, tc.name); got != tc.want {
+			t.Errorf("envValue(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
