@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -174,11 +175,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.quiet {
 		progress = nil
 	}
+	cpu0 := processCPU()
 	res, err := runWorkload(ctx, cfg, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	res.GenCPUS = math.Round((processCPU()-cpu0).Seconds()*1000) / 1000
 	if cfg.jsonOut {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)

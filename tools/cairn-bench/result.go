@@ -58,6 +58,10 @@ type result struct {
 	Writes     int64     `json:"writes,omitempty"`
 	Missed     int64     `json:"missed,omitempty"` // watch events not delivered within --timeout
 	FirstError string    `json:"first_error,omitempty"`
+	// GenCPUS is the CPU time (user+system, seconds) the load generator
+	// itself used during the run, seeding included: on a shared box, what
+	// it took from the servers.
+	GenCPUS float64 `json:"gen_cpu_s,omitempty"`
 	// Value and Unit carry a plain measurement written by a script.
 	Value *float64 `json:"value,omitempty"`
 	Unit  string   `json:"unit,omitempty"`
@@ -76,6 +80,9 @@ func (r *result) print(w io.Writer) {
 	l := r.Latency
 	fmt.Fprintf(w, "latency ms  min %.3f  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n",
 		l.Min, l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	if r.GenCPUS > 0 {
+		fmt.Fprintf(w, "load generator CPU %.2fs\n", r.GenCPUS)
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
 	}
@@ -133,6 +140,9 @@ func figuresFor(r *result) []figure {
 		{" p50 ms", func(r *result) float64 { return r.Latency.P50 }},
 		{" p99 ms", func(r *result) float64 { return r.Latency.P99 }},
 		{" errors", func(r *result) float64 { return float64(r.Errors) }},
+	}
+	if r.GenCPUS > 0 {
+		fs = append(fs, figure{" loadgen cpu s", func(r *result) float64 { return r.GenCPUS }})
 	}
 	switch r.Workload {
 	case "cas":
