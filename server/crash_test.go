@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -86,5 +87,27 @@ func TestCrashAfterReceivedSnapshotMarker(t *testing.T) {
 	}
 	if a, b := f.m.store.Index(), lead.m.store.Index(); a != b {
 		t.Fatalf("store index: follower %d, leader %d", a, b)
+	}
+}
+
+// TestProcessBoundsQueuedBytes: received messages are queued for the loop
+// without waiting, until maxQueuedBytes of entries are queued; then the
+// stream waits for the loop (here: until its context ends).
+func TestProcessBoundsQueuedBytes(t *testing.T) {
+	m := &Member{actc: make(chan func(*raft.RawNode), 16), stopc: make(chan struct{}), logger: testLogger(t)}
+	big := raft.Message{Type: raft.MsgApp, From: 2, To: 1, Entries: []raft.Entry{{Index: 1, Term: 1, Data: make([]byte, maxQueuedBytes*3/4)}}}
+	if err := m.Process(t.Context(), big); err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	if got, want := m.queuedBytes.Load(), int64(msgSize(&big)); got != want {
+		t.Fatalf("queued bytes %d, want %d", got, want)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := m.Process(ctx, big); !errors.Is(err, context.Canceled) {
+		t.Fatalf("second message over the bound: %v, want it to wait for the loop", err)
+	}
+	if got, want := m.queuedBytes.Load(), int64(msgSize(&big)); got != want {
+		t.Fatalf("queued bytes after the waiting message %d, want %d", got, want)
 	}
 }

@@ -589,21 +589,41 @@ func (m *Member) Process(ctx context.Context, msg raft.Message) error {
 			m.logger.Debug("step", "type", msg.Type.String(), "from", hexID(msg.From), "err", err)
 		}
 	}
-	if msg.Type == raft.MsgSnap {
-		// The transport reports the snapshot applied once this returns.
+	size := int64(msgSize(&msg))
+	if msg.Type == raft.MsgSnap || m.queuedBytes.Load()+size > maxQueuedBytes {
+		// The transport reports a snapshot applied once this returns; and
+		// when much is queued already, the stream waits (back-pressure).
 		return m.do(ctx, step)
 	}
 	// Queue without waiting for the loop: the stream reads and decodes the
-	// next frame while the loop works (a full queue still back-pressures
-	// the stream). The queue is FIFO, so a stream's messages stay in order.
+	// next frame while the loop works. The queue is FIFO, so a stream's
+	// messages stay in order; queued payload is bounded by maxQueuedBytes
+	// (a catching-up follower would otherwise buffer the leader's whole
+	// inflight window of MaxSizePerMsg appends).
+	m.queuedBytes.Add(size)
 	select {
-	case m.actc <- step:
+	case m.actc <- func(rn *raft.RawNode) { m.queuedBytes.Add(-size); step(rn) }:
 		return nil
 	case <-ctx.Done():
+		m.queuedBytes.Add(-size)
 		return ctx.Err()
 	case <-m.stopc:
+		m.queuedBytes.Add(-size)
 		return errStopped
 	}
+}
+
+// maxQueuedBytes bounds the payload of received messages waiting for the
+// loop without their stream waiting too.
+const maxQueuedBytes = 4 << 20
+
+// msgSize approximates the memory a queued message holds: its entries.
+func msgSize(msg *raft.Message) int {
+	n := 0
+	for i := range msg.Entries {
+		n += len(msg.Entries[i].Data) + 32
+	}
+	return n
 }
 
 // IsRemoved reports whether id was removed from the cluster.

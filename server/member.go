@@ -120,8 +120,12 @@ type Member struct {
 	leaderSince   atomic.Int64 // unix nanoseconds
 	sendApp       atomic.Uint64
 	recvApp       atomic.Uint64
-	campaigned    bool
-	snapFailedAt  uint64
+	// queuedBytes is the payload size of received messages queued for the
+	// loop and not yet stepped (see Process). Invariant: at most
+	// maxQueuedBytes plus one message per inbound stream.
+	queuedBytes  atomic.Int64
+	campaigned   bool
+	snapFailedAt uint64
 
 	// Published state.
 	lead        atomic.Uint64
