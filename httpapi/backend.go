@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
+	"cairn/httpapi/metric"
 	"cairn/kv"
 )
 
@@ -81,6 +83,11 @@ type SelfStats struct {
 	LeaderSince time.Time
 	// RecvAppend and SendAppend count append requests received and sent.
 	RecvAppend, SendAppend uint64
+	// Rates over the last 200 append requests received and sent, per
+	// second (etcd's recvPkgRate, recvBandwidthRate, sendPkgRate,
+	// sendBandwidthRate); 0 (omitted) when the last is over a second old.
+	RecvPkgRate, RecvBandwidthRate float64
+	SendPkgRate, SendBandwidthRate float64
 }
 
 // Member is one member as the members API shows it.
@@ -133,3 +140,76 @@ var (
 	// ErrBadRequest: malformed members API input.
 	ErrBadRequest = errors.New("httpapi: bad request")
 )
+
+// MetricsSource is an optional Backend method: the member's Raft, WAL and
+// snapshot metrics for /metrics. A Backend without it shows only what the
+// Backend interface gives (term, applied index, store counters).
+type MetricsSource interface {
+	Metrics() Metrics
+}
+
+// Metrics are the member's counters as /metrics shows them (see the
+// package documentation for the metric names).
+type Metrics struct {
+	CommittedIndex uint64
+	// LeaderChanges counts the times this member saw a new leader.
+	LeaderChanges uint64
+	// ProposalsPending are proposals waiting to be applied;
+	// ProposalsFailed those that ended without being applied (timeout, no
+	// leader, member stopping).
+	ProposalsPending int64
+	ProposalsFailed  uint64
+	// WALFsync times each WAL Save that fdatasynced (write plus sync);
+	// WALBytes counts the bytes written to the WAL.
+	WALFsync metric.HistogramSnapshot
+	WALBytes uint64
+	// SnapshotsTaken and SnapshotsFailed count local snapshots;
+	// SnapshotSave times each attempt.
+	SnapshotsTaken, SnapshotsFailed uint64
+	SnapshotSave                    metric.HistogramSnapshot
+	// SnapshotsReceived counts snapshots streamed in from the leader,
+	// SnapshotsInstalled those made the member's state; SnapshotInstall
+	// times each install.
+	SnapshotsReceived, SnapshotsInstalled uint64
+	SnapshotInstall                       metric.HistogramSnapshot
+}
+
+// LeaderStatsSource is an optional Backend method: what the leader
+// measured of each follower (/v2/stats/leader). A Backend without it
+// shows etcd's initial values for every follower.
+type LeaderStatsSource interface {
+	// FollowerStats returns the measurements of the followers this
+	// member has measured as leader, keyed by member ID.
+	FollowerStats() map[uint64]FollowerStats
+}
+
+// FollowerStats is etcd's per-follower entry of /v2/stats/leader:
+// latencies of the leader's round trips to the follower in milliseconds,
+// and counts of successful and failed sends.
+type FollowerStats struct {
+	Current, Average, StandardDeviation, Minimum, Maximum float64
+	Fail, Success                                         uint64
+
+	avgSquare float64 // running mean of Current², for StandardDeviation
+}
+
+// NewFollowerStats returns a follower's stats before any measurement: as
+// in etcd, Minimum starts at 1<<63 (shown as 9223372036854775808).
+func NewFollowerStats() FollowerStats { return FollowerStats{Minimum: 1 << 63} }
+
+// Failed counts one send that did not reach the follower.
+func (f *FollowerStats) Failed() { f.Fail++ }
+
+// Succeed records one round trip of duration d, etcd's way: running
+// average, standard deviation from the running mean of squares.
+func (f *FollowerStats) Succeed(d time.Duration) {
+	total := float64(f.Success) * f.Average
+	totalSq := float64(f.Success) * f.avgSquare
+	f.Success++
+	f.Current = float64(d) / 1e6
+	f.Maximum = max(f.Maximum, f.Current)
+	f.Minimum = min(f.Minimum, f.Current)
+	f.Average = (total + f.Current) / float64(f.Success)
+	f.avgSquare = (totalSq + f.Current*f.Current) / float64(f.Success)
+	f.StandardDeviation = math.Sqrt(max(0, f.avgSquare-f.Average*f.Average))
+}

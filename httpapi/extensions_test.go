@@ -90,7 +90,7 @@ func TestStatsLeaderAndMetrics(t *testing.T) {
 	f := newFake()
 	h := New(f, Options{})
 	run(t, h, step{name: "leader", method: "GET", target: "/v2/stats/leader", code: 200,
-		want: `{"leader":"1","followers":{"2":{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":0,"maximum":0},"counts":{"fail":0,"success":0}}}}` + "\n"})
+		want: `{"leader":"1","followers":{"2":{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":9223372036854776000,"maximum":0},"counts":{"fail":0,"success":0}}}}` + "\n"})
 	f.mu.Lock()
 	f.leader = 2
 	f.mu.Unlock()

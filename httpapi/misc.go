@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -59,7 +60,11 @@ type selfStatsJSON struct {
 	StartTime            time.Time      `json:"startTime"`
 	LeaderInfo           leaderInfoJSON `json:"leaderInfo"`
 	RecvAppendRequestCnt uint64         `json:"recvAppendRequestCnt"`
+	RecvPkgRate          float64        `json:"recvPkgRate,omitempty"`
+	RecvBandwidthRate    float64        `json:"recvBandwidthRate,omitempty"`
 	SendAppendRequestCnt uint64         `json:"sendAppendRequestCnt"`
+	SendPkgRate          float64        `json:"sendPkgRate,omitempty"`
+	SendBandwidthRate    float64        `json:"sendBandwidthRate,omitempty"`
 }
 
 type leaderInfoJSON struct {
@@ -76,7 +81,9 @@ func (h *Handler) serveSelfStats(w http.ResponseWriter, r *http.Request) {
 	}
 	st := h.b.SelfStats()
 	out := selfStatsJSON{Name: st.Name, ID: hexID(st.ID), State: "StateFollower", StartTime: st.StartTime,
-		RecvAppendRequestCnt: st.RecvAppend, SendAppendRequestCnt: st.SendAppend}
+		RecvAppendRequestCnt: st.RecvAppend, SendAppendRequestCnt: st.SendAppend,
+		RecvPkgRate: finite(st.RecvPkgRate), RecvBandwidthRate: finite(st.RecvBandwidthRate),
+		SendPkgRate: finite(st.SendPkgRate), SendBandwidthRate: finite(st.SendBandwidthRate)}
 	if st.IsLeader {
 		out.State = "StateLeader"
 	}
@@ -113,4 +120,12 @@ func (h *Handler) serveStoreStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, storeStatsJSON(h.b.StoreStats()))
+}
+
+// finite maps NaN and ±Inf, which encoding/json refuses, to 0 (omitted).
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
 }

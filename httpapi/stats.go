@@ -8,11 +8,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"cairn/httpapi/metric"
 )
 
 // leaderStatsJSON is etcd's LeaderStats: the leader and, per other member,
-// append latency and counts. cairn's Backend does not measure per-follower
-// latency yet, so those numbers are 0.
+// round-trip latency and send counts (LeaderStatsSource).
 type leaderStatsJSON struct {
 	Leader    string                       `json:"leader"`
 	Followers map[string]followerStatsJSON `json:"followers"`
@@ -45,11 +46,24 @@ func (h *Handler) serveLeaderStats(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusForbidden, "not current leader")
 		return
 	}
+	var measured map[uint64]FollowerStats
+	if src, ok := h.b.(LeaderStatsSource); ok {
+		measured = src.FollowerStats()
+	}
 	out := leaderStatsJSON{Leader: hexID(id), Followers: map[string]followerStatsJSON{}}
 	for _, m := range h.b.Members() {
-		if m.ID != id {
-			out.Followers[hexID(m.ID)] = followerStatsJSON{}
+		if m.ID == id {
+			continue
 		}
+		fs, ok := measured[m.ID]
+		if !ok {
+			fs = NewFollowerStats()
+		}
+		var j followerStatsJSON
+		j.Latency.Current, j.Latency.Average, j.Latency.StandardDeviation = fs.Current, fs.Average, fs.StandardDeviation
+		j.Latency.Minimum, j.Latency.Maximum = fs.Minimum, fs.Maximum
+		j.Counts.Fail, j.Counts.Success = fs.Fail, fs.Success
+		out.Followers[hexID(m.ID)] = j
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -121,7 +135,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b strings.Builder
-	metric := func(name, typ, help string, samples ...string) {
+	emit := func(name, typ, help string, samples ...string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, s := range samples {
 			b.WriteString(name + s + "\n")
@@ -137,28 +151,50 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	id, lead := h.b.ID(), h.b.Leader()
 	idx, term := h.b.RaftStatus()
 	st := h.b.StoreStats()
-	metric("etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.", b01(lead != 0))
-	metric("etcd_server_is_leader", "gauge", "Whether or not this member is a leader. 1 if is, 0 otherwise.", b01(lead != 0 && lead == id))
-	metric("etcd_server_id", "gauge", "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+	emit("etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.", b01(lead != 0))
+	emit("etcd_server_is_leader", "gauge", "Whether or not this member is a leader. 1 if is, 0 otherwise.", b01(lead != 0 && lead == id))
+	emit("etcd_server_id", "gauge", "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
 		fmt.Sprintf(`{server_id="%s"} 1`, hexID(id)))
-	metric("etcd_server_version", "gauge", "Which version is running. 1 for 'server_version' label with current version.",
+	emit("etcd_server_version", "gauge", "Which version is running. 1 for 'server_version' label with current version.",
 		fmt.Sprintf(`{server_version="%s"} 1`, ServerVersion))
-	metric("cairn_raft_applied_index", "gauge", "The raft index this member has applied.", u(idx))
-	metric("cairn_raft_term", "gauge", "The raft term this member is in.", u(term))
-	metric("etcd_debugging_store_watchers", "gauge", "Count of currently active watchers.", u(st.Watchers))
-	metric("etcd_debugging_store_expires_total", "counter", "Total number of expired keys.", u(st.ExpireCount))
-	metric("etcd_debugging_store_reads_total", "counter", "Total number of reads action by (get/getRecursive), local to this member.",
+	emit("cairn_raft_applied_index", "gauge", "The raft index this member has applied.", u(idx))
+	emit("cairn_raft_term", "gauge", "The raft term this member is in.", u(term))
+	emit("etcd_server_proposals_applied_total", "gauge", "The total number of consensus proposals applied.", u(idx))
+	src, hasMetrics := h.b.(MetricsSource)
+	if hasMetrics {
+		m := src.Metrics()
+		emit("cairn_raft_committed_index", "gauge", "The raft index this member knows to be committed.", u(m.CommittedIndex))
+		emit("etcd_server_proposals_committed_total", "gauge", "The total number of consensus proposals committed.", u(m.CommittedIndex))
+		emit("etcd_server_proposals_pending", "gauge", "The current number of pending proposals to commit.",
+			" "+strconv.FormatInt(m.ProposalsPending, 10))
+		emit("etcd_server_proposals_failed_total", "counter", "The total number of failed proposals seen.", u(m.ProposalsFailed))
+		emit("etcd_server_leader_changes_seen_total", "counter", "The number of leader changes seen.", u(m.LeaderChanges))
+		metric.WriteHistogram(&b, "etcd_disk_wal_fsync_duration_seconds",
+			"The latency distributions of fsync called by WAL (cairn: the whole synced WAL save, write and fdatasync).", m.WALFsync)
+		emit("etcd_disk_wal_write_bytes_total", "gauge", "Total number of bytes written in WAL.", u(m.WALBytes))
+		emit("cairn_snapshot_taken_total", "counter", "Snapshots this member took of its store.", u(m.SnapshotsTaken))
+		emit("cairn_snapshot_failed_total", "counter", "Snapshots of the store that failed.", u(m.SnapshotsFailed))
+		metric.WriteHistogram(&b, "etcd_debugging_snap_save_total_duration_seconds",
+			"The total latency distributions of save called by snapshot.", m.SnapshotSave)
+		emit("cairn_snapshot_received_total", "counter", "Snapshots received from the leader.", u(m.SnapshotsReceived))
+		emit("cairn_snapshot_installed_total", "counter", "Snapshots from the leader installed as this member's state.", u(m.SnapshotsInstalled))
+		metric.WriteHistogram(&b, "cairn_snapshot_install_duration_seconds",
+			"The latency distributions of installing a snapshot received from the leader.", m.SnapshotInstall)
+	}
+	emit("etcd_debugging_store_watchers", "gauge", "Count of currently active watchers.", u(st.Watchers))
+	emit("etcd_debugging_store_expires_total", "counter", "Total number of expired keys.", u(st.ExpireCount))
+	emit("etcd_debugging_store_reads_total", "counter", "Total number of reads action by (get/getRecursive), local to this member.",
 		`{action="get"}`+u(st.GetsSuccess+st.GetsFail))
-	metric("etcd_debugging_store_writes_total", "counter", "Total number of writes (e.g. set/compareAndDelete) seen by this member.",
+	emit("etcd_debugging_store_writes_total", "counter", "Total number of writes (e.g. set/compareAndDelete) seen by this member.",
 		`{action="set"}`+u(st.SetsSuccess+st.SetsFail),
 		`{action="update"}`+u(st.UpdateSuccess+st.UpdateFail),
 		`{action="create"}`+u(st.CreateSuccess+st.CreateFail),
 		`{action="delete"}`+u(st.DeleteSuccess+st.DeleteFail),
 		`{action="compareAndSwap"}`+u(st.CompareAndSwapSuccess+st.CompareAndSwapFail),
 		`{action="compareAndDelete"}`+u(st.CompareAndDeleteSuccess+st.CompareAndDeleteFail))
-	metric("cairn_http_watches_open", "gauge", "Watch requests (wait=true) being served.",
+	emit("cairn_http_watches_open", "gauge", "Watch requests (wait=true) being served.",
 		" "+strconv.FormatInt(h.metrics.watchesOpen.Load(), 10))
-	metric("cairn_http_watches_total", "counter", "Watch requests (wait=true) served.", u(h.metrics.watchesSeen.Load()))
+	emit("cairn_http_watches_total", "counter", "Watch requests (wait=true) served.", u(h.metrics.watchesSeen.Load()))
 	h.metrics.mu.Lock()
 	keys := make([]reqKey, 0, len(h.metrics.requests))
 	for k := range h.metrics.requests {
@@ -175,7 +211,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		counts = append(counts, fmt.Sprintf(`{method="%s",code="%d"}`, k.method, k.code)+u(h.metrics.requests[k]))
 	}
 	h.metrics.mu.Unlock()
-	metric("cairn_http_requests_total", "counter", "Client API requests answered, by method and HTTP status.", counts...)
+	emit("cairn_http_requests_total", "counter", "Client API requests answered, by method and HTTP status.", counts...)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {

@@ -91,8 +91,11 @@ func (m *Member) pause(ctx context.Context, d time.Duration) error {
 // for it to be applied. A dropped proposal (no leader yet, leadership
 // transfer, a conf change pending) is retried until ctx ends.
 func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]byte, raft.ConfChange)) (result, error) {
+	m.stats.proposalsPending.Add(1)
+	defer m.stats.proposalsPending.Add(-1)
 	for {
 		if err := m.waitLeader(ctx); err != nil {
+			m.stats.proposalsFailed.Add(1)
 			return result{}, err
 		}
 		id := m.nextID()
@@ -126,10 +129,12 @@ func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]b
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				err = httpapi.ErrTimeout
 			}
+			m.stats.proposalsFailed.Add(1)
 			return result{}, err
 		}
 		// Dropped: retry shortly.
 		if err := m.pause(ctx, m.tickEvery); err != nil {
+			m.stats.proposalsFailed.Add(1)
 			return result{}, err
 		}
 	}
@@ -437,11 +442,11 @@ var (
 
 // SelfStats describes this member for /v2/stats/self.
 func (m *Member) SelfStats() httpapi.SelfStats {
-	return httpapi.SelfStats{
+	return m.stats.withRates(httpapi.SelfStats{
 		Name: m.cfg.Name, ID: m.id, IsLeader: m.isLeader.Load(), StartTime: m.startTime,
 		Leader: m.lead.Load(), LeaderSince: time.Unix(0, m.leaderSince.Load()).UTC(),
 		RecvAppend: m.recvApp.Load(), SendAppend: m.sendApp.Load(),
-	}
+	})
 }
 
 // StoreStats returns the store counters.

@@ -103,6 +103,7 @@ func (m *Member) handleReady() error {
 		if !rd.HardState.IsEmpty() {
 			m.ms.SetHardState(rd.HardState)
 			m.term.Store(rd.HardState.Term)
+			m.stats.commit.Store(rd.HardState.Commit)
 		}
 		if err := m.ms.Append(rd.Entries); err != nil {
 			return fmt.Errorf("%w: %w", ErrFatal, err)
@@ -121,6 +122,7 @@ func (m *Member) softStateChanged(ss raft.SoftState) {
 	prev := m.lead.Swap(ss.Lead)
 	if ss.Lead != prev {
 		m.leaderSince.Store(time.Now().UnixNano())
+		m.stats.leaderChanged(ss.Lead, m.id)
 	}
 	wasLeader := m.isLeader.Swap(ss.RaftState == raft.StateLeader)
 	isLeader := ss.RaftState == raft.StateLeader
@@ -177,6 +179,7 @@ func (m *Member) sendMessages(msgs []raft.Message) {
 		}
 	}
 	if len(plain) > 0 {
+		m.stats.sent(plain)
 		m.send(plain)
 	}
 }
@@ -220,6 +223,7 @@ func (m *Member) do(ctx context.Context, f func(*raft.RawNode)) error {
 // installSnapshot makes a snapshot received from the leader (already stored
 // by ReceiveSnapshot) the member's state.
 func (m *Member) installSnapshot(s raft.Snapshot) error {
+	defer m.stats.snapshotInstalled(time.Now())
 	r, err := m.snapper.Open(s.Meta)
 	if err != nil {
 		return fmt.Errorf("%w: open received snapshot: %w", ErrFatal, err)
@@ -507,6 +511,7 @@ func (m *Member) maybeSnapshot() {
 }
 
 func (m *Member) writeSnapshot(meta raft.SnapshotMeta, captured func()) error {
+	defer m.stats.snapshotSaved(time.Now())
 	w, err := m.snapper.Create(meta)
 	if err != nil {
 		return err
@@ -532,6 +537,7 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 func (m *Member) snapshotDone(res snapResult) {
 	m.snapshotting = false
+	m.stats.snapshotDone(res.err)
 	if res.err != nil {
 		m.logger.Error("snapshot failed", "index", res.meta.Index, "err", res.err)
 		m.snapFailedAt = res.meta.Index
@@ -584,6 +590,7 @@ func (m *Member) Process(ctx context.Context, msg raft.Message) error {
 	if msg.Type == raft.MsgApp {
 		m.recvApp.Add(1)
 	}
+	m.stats.received(&msg)
 	step := func(rn *raft.RawNode) {
 		if err := rn.Step(msg); err != nil {
 			m.logger.Debug("step", "type", msg.Type.String(), "from", hexID(msg.From), "err", err)
@@ -631,6 +638,9 @@ func (m *Member) IsRemoved(id uint64) bool { return m.cluster.isRemoved(id) }
 
 // ReportUnreachable tells raft a peer could not be reached.
 func (m *Member) ReportUnreachable(id uint64) {
+	if m.isLeader.Load() {
+		m.stats.followers.failed(id)
+	}
 	m.enqueue(func(rn *raft.RawNode) { rn.ReportUnreachable(id) })
 }
 
@@ -651,6 +661,7 @@ func (m *Member) ReceiveSnapshot(ctx context.Context, msg raft.Message, payload 
 	if msg.Snapshot == nil || meta.Index != msg.Snapshot.Meta.Index || meta.Term != msg.Snapshot.Meta.Term {
 		return fmt.Errorf("server: received snapshot %d/%d does not match its MsgSnap", meta.Index, meta.Term)
 	}
+	m.stats.snapReceived.Add(1)
 	m.logger.Info("received snapshot", "from", hexID(msg.From), "index", meta.Index)
 	return nil
 }

@@ -120,6 +120,7 @@ type Member struct {
 	leaderSince   atomic.Int64 // unix nanoseconds
 	sendApp       atomic.Uint64
 	recvApp       atomic.Uint64
+	stats         serverStats // metrics and leader stats (stats.go)
 	// queuedBytes is the payload size of received messages queued for the
 	// loop and not yet stepped (see Process). Invariant: at most
 	// maxQueuedBytes plus one message per inbound stream.
@@ -302,7 +303,9 @@ func (m *Member) Start(ctx context.Context) error {
 	m.syncPeers()
 	m.send = m.tr.Send
 	m.save = func(hs raft.HardState, ents []raft.Entry) error {
-		_, err := m.wal.Save(hs, ents)
+		start := time.Now()
+		res, err := m.wal.Save(hs, ents)
+		m.stats.walSaved(start, res.Bytes, res.Synced)
 		return err
 	}
 	if m.wrapIO != nil {
