@@ -145,13 +145,30 @@ start_cluster() {
 
 stop_cluster() { cleanup; }
 
-# bench RESULTS LABEL ARGS...: one cairn-bench run, appended as a JSON line.
+# cpu_ticks: user+system clock ticks used so far by all members together.
+cpu_ticks() {
+	local p t=0
+	for p in "${members[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo $t
+}
+clk_tck=$(getconf CLK_TCK)
+
+# bench RESULTS LABEL ARGS...: one cairn-bench run, appended as a JSON line,
+# followed by the members' CPU time per operation (all three together).
 bench() {
-	local file=$1 label=$2
+	local file=$1 label=$2 t0 t1 ops
 	shift 2
 	log "  $label: cairn-bench $*"
+	t0=$(cpu_ticks)
 	if ! "$bench" "$@" --label "$label" --json --quiet --value-size "$value_size" >>"$file" 2>>"$out/bench-errors.log"; then
 		log "  $label failed (see $out/bench-errors.log)"
+		return 0
+	fi
+	t1=$(cpu_ticks)
+	ops=$(tail -n 1 "$file" | sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
+	if [ -n "$ops" ] && [ "$ops" -gt 0 ]; then
+		metric "$file" "${label}_server_cpu_us_per_op" \
+			"$(awk -v a="$t0" -v b="$t1" -v n="$ops" -v hz="$clk_tck" 'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}')" us
 	fi
 }
 
@@ -194,7 +211,7 @@ run_system() { # SYSTEM BINARY ROUND
 	for i in 0 1 2; do before+=("$(wbytes "${members[$i]}")"); done
 	bench "$res" put_c32 put --endpoints "$leader_ep" --clients 32 --duration "$duration"
 	for i in 0 1 2; do after+=("$(wbytes "${members[$i]}")"); done
-	ops=$(tail -n 1 "$res" | sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
+	ops=$(grep '"label":"put_c32".*"ops":' "$res" | tail -n 1 | sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
 	for i in 0 1 2; do
 		[ -n "$ops" ] && [ "$ops" -gt 0 ] && metric "$res" "disk_bytes_per_write_m$((i + 1))" \
 			"$(awk -v a="${before[$i]}" -v b="${after[$i]}" -v n="$ops" 'BEGIN {printf "%.1f", (b - a) / n}')" B
