@@ -58,7 +58,11 @@ func TestQuantileOracle(t *testing.T) {
 		}
 		return h.Quantile(0) == time.Duration(vals[0]) && h.Quantile(1) == time.Duration(vals[len(vals)-1])
 	}
-	if err := quick.Check(f, &quick.Config{MaxCount: 200}); err != nil {
+	n := 200
+	if testing.Short() {
+		n = 50
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: n}); err != nil {
 		t.Fatal(err)
 	}
 }
