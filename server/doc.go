@@ -72,7 +72,11 @@
 // One goroutine (run) owns the RawNode. Everything else reaches it by
 // queueing a function on a channel; the loop runs every queued function
 // before it asks for the next Ready, so proposals from many clients land in
-// the same Ready and share one WAL write and one fdatasync. For each Ready:
+// the same Ready and share one WAL write and one fdatasync. Messages from
+// peers are queued without waiting for the loop (a stream decodes its next
+// frame meanwhile, and acknowledgements that arrive together are stepped
+// together) until 4 MiB of entries are queued; past that the stream waits.
+// For each Ready:
 //
 //  1. Messages (leader appends, heartbeats, vote requests) go to the
 //     transport at once; a MsgSnap is sent by streaming the newest snapshot
