@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"cairn/raft"
+	"cairn/server/config"
 )
 
 func TestFollowerTableRoundTrips(t *testing.T) {
@@ -189,5 +191,38 @@ func TestLeaderStatsAndMetrics(t *testing.T) {
 	if idx, _ := lead.m.RaftStatus(); got.CommittedIndex < idx || got.LeaderChanges == 0 || got.WALBytes == 0 {
 		t.Errorf("metrics: committed %d (applied %d), leader changes %d, WAL bytes %d",
 			got.CommittedIndex, idx, got.LeaderChanges, got.WALBytes)
+	}
+}
+
+// TestSnapshotMetrics: the leader counts and times its snapshots; a
+// follower that was down while the leader compacted its log receives and
+// installs one.
+func TestSnapshotMetrics(t *testing.T) {
+	tune := func(m *Member) { m.CatchUpEntries = 2 }
+	nodes := newCluster(t, 3, tune, "--snapshot-count", "10")
+	lead := leaderOf(t, nodes)
+	f := nodes[0]
+	if f == lead {
+		f = nodes[1]
+	}
+	f.m.Stop()
+	keys := 40
+	for i := range keys {
+		put(t, lead, fmt.Sprintf("/k%d", i), "v")
+	}
+	f.start(t, nodes, config.StateNew, tune)
+	if r := quorumGet(t, f, fmt.Sprintf("/k%d", keys-1)); r.code != http.StatusOK {
+		t.Fatalf("restarted follower: %d %s", r.code, r.body)
+	}
+	got := f.m.Metrics()
+	if got.SnapshotsReceived == 0 || got.SnapshotsInstalled == 0 || got.SnapshotInstall.Count != got.SnapshotsInstalled {
+		t.Fatalf("follower: received %d, installed %d, install timings %d",
+			got.SnapshotsReceived, got.SnapshotsInstalled, got.SnapshotInstall.Count)
+	}
+	// The leader sent a snapshot, so it had counted one taken (snapshotDone
+	// counts before raft's storage learns of it).
+	if got := lead.m.Metrics(); got.SnapshotsTaken == 0 || got.SnapshotSave.Count < got.SnapshotsTaken {
+		t.Fatalf("leader after %d writes with --snapshot-count 10: %d snapshots taken, %d timed",
+			keys, got.SnapshotsTaken, got.SnapshotSave.Count)
 	}
 }
