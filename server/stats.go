@@ -180,14 +180,24 @@ func (t *followerTable) get(id uint64) *httpapi.FollowerStats {
 	return fs
 }
 
+// heartbeatStale is how long a heartbeat may go unanswered before it
+// counts as failed; the next heartbeat then starts a new round trip.
+const heartbeatStale = 5 * time.Second
+
 // heartbeatSent remembers when a heartbeat left for id. A heartbeat sent
 // while an earlier one is unanswered does not restart the clock: the round
 // trip is measured from the oldest unanswered heartbeat, so a slow
-// follower never looks fast.
+// follower never looks fast; one unanswered for heartbeatStale counts as
+// failed and the clock restarts.
 func (t *followerTable) heartbeatSent(id uint64, now time.Time) {
 	t.mu.Lock()
-	t.get(id)
-	if _, waiting := t.heartbeat[id]; !waiting {
+	fs := t.get(id)
+	sent, waiting := t.heartbeat[id]
+	if waiting && now.Sub(sent) > heartbeatStale {
+		fs.Failed()
+		waiting = false
+	}
+	if !waiting {
 		t.heartbeat[id] = now
 	}
 	t.mu.Unlock()

@@ -38,6 +38,8 @@ func TestFollowerTableRoundTrips(t *testing.T) {
 			success: 1, current: 7, minimum: 7, maxi: 7, average: 7},
 		{name: "an answer without a heartbeat is ignored", steps: []step{{"sent", ms(0)}, {"acked", ms(1)}, {"acked", ms(9)}},
 			success: 1, current: 1, minimum: 1, maxi: 1, average: 1},
+		{name: "an unanswered heartbeat goes stale", steps: []step{{"sent", ms(0)}, {"sent", ms(6000)}, {"acked", ms(6002)}},
+			success: 1, fail: 1, current: 2, minimum: 2, maxi: 2, average: 2},
 		{name: "a failed send forgets the heartbeat", steps: []step{{"sent", ms(0)}, {"failed", ms(1)}, {"acked", ms(9)}},
 			fail: 1, minimum: 1 << 63},
 	}
