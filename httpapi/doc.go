@@ -124,7 +124,8 @@
 // an append (a stream write or a pipeline POST) and counts appends: a
 // healthy etcd 3.4.23 cluster shows a few microseconds there, cairn the
 // network round trip plus the follower's turn-around. fail counts the sends
-// the transport could not deliver (ReportUnreachable).
+// the transport could not deliver (ReportUnreachable) and heartbeats left
+// unanswered for 5 s.
 //
 // # Reads, writes and forwarding
 //
