@@ -172,6 +172,20 @@ type Metrics struct {
 	// times each install.
 	SnapshotsReceived, SnapshotsInstalled uint64
 	SnapshotInstall                       metric.HistogramSnapshot
+	// Peers are the other members this member streams to, by ID.
+	Peers []PeerMetrics
+}
+
+// PeerMetrics describe the stream to one other member.
+type PeerMetrics struct {
+	ID     uint64
+	Active bool // the stream is connected
+	// SentBytes counts bytes written to the peer; SentFailures messages
+	// that could not be sent (queue full, stream failure, too large).
+	SentBytes, SentFailures uint64
+	// RoundTrip holds the heartbeat round trips measured while this member
+	// led (zero Count if none).
+	RoundTrip metric.HistogramSnapshot
 }
 
 // LeaderStatsSource is an optional Backend method: what the leader

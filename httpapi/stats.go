@@ -180,6 +180,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		emit("cairn_snapshot_installed_total", "counter", "Snapshots from the leader installed as this member's state.", u(m.SnapshotsInstalled))
 		metric.WriteHistogram(&b, "cairn_snapshot_install_duration_seconds",
 			"The latency distributions of installing a snapshot received from the leader.", m.SnapshotInstall)
+		writePeerMetrics(&b, id, m.Peers)
 	}
 	emit("etcd_debugging_store_watchers", "gauge", "Count of currently active watchers.", u(st.Watchers))
 	emit("etcd_debugging_store_expires_total", "counter", "Total number of expired keys.", u(st.ExpireCount))
@@ -216,5 +217,45 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write([]byte(b.String()))
+	}
+}
+
+// writePeerMetrics writes etcd's per-peer network metrics, labelled as
+// etcd labels them (To, Local, Remote: member IDs in hex).
+func writePeerMetrics(b *strings.Builder, self uint64, peers []PeerMetrics) {
+	if len(peers) == 0 {
+		return
+	}
+	family := func(name, typ, help string, sample func(p PeerMetrics) string) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, p := range peers {
+			if s := sample(p); s != "" {
+				b.WriteString(name + s + "\n")
+			}
+		}
+	}
+	family("etcd_network_active_peers", "gauge", "The current number of active peer connections.", func(p PeerMetrics) string {
+		if !p.Active {
+			return ""
+		}
+		return fmt.Sprintf(`{Local="%s",Remote="%s"} 1`, hexID(self), hexID(p.ID))
+	})
+	family("etcd_network_peer_sent_bytes_total", "counter", "The total number of bytes sent to peers.", func(p PeerMetrics) string {
+		return fmt.Sprintf(`{To="%s"} %d`, hexID(p.ID), p.SentBytes)
+	})
+	family("etcd_network_peer_sent_failures_total", "counter", "The total number of send failures from peers.", func(p PeerMetrics) string {
+		return fmt.Sprintf(`{To="%s"} %d`, hexID(p.ID), p.SentFailures)
+	})
+	first := true
+	for _, p := range peers {
+		if p.RoundTrip.Count == 0 {
+			continue
+		}
+		name := "etcd_network_peer_round_trip_time_seconds"
+		if first {
+			fmt.Fprintf(b, "# HELP %s Round-Trip-Time histogram between peers (cairn: heartbeat round trips measured by the leader).\n# TYPE %s histogram\n", name, name)
+			first = false
+		}
+		metric.WriteHistogramSamples(b, name, `To="`+hexID(p.ID)+`"`, p.RoundTrip)
 	}
 }

@@ -101,6 +101,10 @@ func TestMetricsFromSource(t *testing.T) {
 		CommittedIndex: 44, LeaderChanges: 3, ProposalsPending: 2, ProposalsFailed: 1,
 		WALFsync: fsync.Snapshot(), WALBytes: 4096, SnapshotsTaken: 5, SnapshotsReceived: 1, SnapshotsInstalled: 1,
 		SnapshotSave: empty, SnapshotInstall: empty,
+		Peers: []PeerMetrics{
+			{ID: 2, Active: true, SentBytes: 100, SentFailures: 1, RoundTrip: fsync.Snapshot()},
+			{ID: 3, SentBytes: 7},
+		},
 	}}
 	h := New(src, Options{})
 	rec := httptest.NewRecorder()
@@ -126,9 +130,32 @@ func TestMetricsFromSource(t *testing.T) {
 		"cairn_snapshot_received_total 1\n",
 		"cairn_snapshot_installed_total 1\n",
 		"cairn_snapshot_install_duration_seconds_count 0\n",
+		"# TYPE etcd_network_active_peers gauge\n" + `etcd_network_active_peers{Local="1",Remote="2"} 1` + "\n# HELP",
+		`etcd_network_peer_sent_bytes_total{To="2"} 100` + "\n" + `etcd_network_peer_sent_bytes_total{To="3"} 7` + "\n",
+		`etcd_network_peer_sent_failures_total{To="2"} 1` + "\n",
+		"# TYPE etcd_network_peer_round_trip_time_seconds histogram\n" +
+			`etcd_network_peer_round_trip_time_seconds_bucket{To="2",le="0.001"} 0` + "\n",
+		`etcd_network_peer_round_trip_time_seconds_count{To="2"} 1` + "\n",
 	} {
 		if !strings.Contains(body, "\n"+line) {
 			t.Errorf("metrics lack %q", line)
+		}
+	}
+	seen := map[string]bool{}
+	for i, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		if name, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			if seen[name] {
+				t.Errorf("line %d: family %s declared twice", i+1, name)
+			}
+			seen[name] = true
+			continue
+		}
+		if strings.HasPrefix(l, "# HELP ") {
+			continue
+		}
+		if f := strings.Fields(l); len(f) != 2 {
+			t.Errorf("line %d not 'name value': %q", i+1, l)
 		}
 	}
 	if t.Failed() {

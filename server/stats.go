@@ -155,12 +155,17 @@ func (s *serverStats) metrics() httpapi.Metrics {
 type followerTable struct {
 	mu        sync.Mutex
 	stats     map[uint64]*httpapi.FollowerStats
-	heartbeat map[uint64]time.Time // last heartbeat sent and not yet answered
+	rtt       map[uint64]*metric.Histogram // the same round trips, etcd's RTT buckets
+	heartbeat map[uint64]time.Time         // oldest heartbeat sent and not yet answered
 }
+
+// etcdRTTBuckets are etcd's buckets for peer round trips: 0.1 ms to 3.2768 s.
+var etcdRTTBuckets = metric.ExpBuckets(100*time.Microsecond, 2, 16)
 
 func (t *followerTable) reset() {
 	t.mu.Lock()
 	clear(t.stats)
+	clear(t.rtt)
 	clear(t.heartbeat)
 	t.mu.Unlock()
 }
@@ -169,6 +174,7 @@ func (t *followerTable) reset() {
 func (t *followerTable) get(id uint64) *httpapi.FollowerStats {
 	if t.stats == nil {
 		t.stats = map[uint64]*httpapi.FollowerStats{}
+		t.rtt = map[uint64]*metric.Histogram{}
 		t.heartbeat = map[uint64]time.Time{}
 	}
 	fs, ok := t.stats[id]
@@ -176,6 +182,7 @@ func (t *followerTable) get(id uint64) *httpapi.FollowerStats {
 		v := httpapi.NewFollowerStats()
 		fs = &v
 		t.stats[id] = fs
+		t.rtt[id] = metric.NewHistogram(etcdRTTBuckets)
 	}
 	return fs
 }
@@ -209,6 +216,7 @@ func (t *followerTable) heartbeatAcked(id uint64, now time.Time) {
 	if sent, ok := t.heartbeat[id]; ok {
 		delete(t.heartbeat, id)
 		t.get(id).Succeed(now.Sub(sent))
+		t.rtt[id].Observe(now.Sub(sent))
 	}
 	t.mu.Unlock()
 }
@@ -276,8 +284,31 @@ func (q *rateWindow) rate(now time.Time) (pkgs, bytes float64) {
 	return float64(q.n) / sec, float64(q.bytes) / sec
 }
 
+// roundTrips snapshots the round-trip histograms.
+func (t *followerTable) roundTrips() map[uint64]metric.HistogramSnapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[uint64]metric.HistogramSnapshot, len(t.rtt))
+	for id, h := range t.rtt {
+		out[id] = h.Snapshot()
+	}
+	return out
+}
+
 // Metrics implements httpapi.MetricsSource.
-func (m *Member) Metrics() httpapi.Metrics { return m.stats.metrics() }
+func (m *Member) Metrics() httpapi.Metrics {
+	out := m.stats.metrics()
+	if m.tr == nil {
+		return out
+	}
+	rtt := m.stats.followers.roundTrips()
+	for _, ps := range m.tr.Status() {
+		out.Peers = append(out.Peers, httpapi.PeerMetrics{
+			ID: ps.ID, Active: ps.Active, SentBytes: ps.SentBytes, SentFailures: ps.Dropped, RoundTrip: rtt[ps.ID],
+		})
+	}
+	return out
+}
 
 // FollowerStats implements httpapi.LeaderStatsSource: what this member
 // measured of its followers since it last became leader.

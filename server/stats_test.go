@@ -184,6 +184,8 @@ func TestLeaderStatsAndMetrics(t *testing.T) {
 		"etcd_server_leader_changes_seen_total", `etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"}`,
 		"etcd_disk_wal_fsync_duration_seconds_count", "cairn_snapshot_taken_total 0",
 		"etcd_debugging_snap_save_total_duration_seconds_count 0", "cairn_raft_committed_index",
+		`etcd_network_active_peers{Local="`, `etcd_network_peer_sent_bytes_total{To="`,
+		`etcd_network_peer_sent_failures_total{To="`, `etcd_network_peer_round_trip_time_seconds_count{To="`,
 	} {
 		if !strings.Contains(r.body, "\n"+name) {
 			t.Errorf("/metrics lacks %q", name)

@@ -1,7 +1,8 @@
 // Package metric holds the few metric types cairn's /metrics endpoint
 // needs, without a Prometheus client library: Histogram, a fixed-bucket
 // histogram of durations updated with atomics, and WriteHistogram, which
-// renders one in the Prometheus text exposition format (version 0.0.4).
+// renders one in the Prometheus text exposition format (version 0.0.4);
+// WriteHistogramSamples renders one labelled series of a histogram family.
 //
 // # Use
 //

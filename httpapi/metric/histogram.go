@@ -83,33 +83,57 @@ func (h *Histogram) Snapshot() HistogramSnapshot {
 // WriteHistogram writes s as the Prometheus histogram name, in seconds,
 // with its HELP and TYPE lines.
 func WriteHistogram(w io.Writer, name, help string, s HistogramSnapshot) error {
-	buf := make([]byte, 0, 64*(len(s.Bounds)+4))
-	buf = fmt.Appendf(buf, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	buf := fmt.Appendf(nil, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	_, err := w.Write(appendSamples(buf, name, "", s))
+	return err
+}
+
+// WriteHistogramSamples writes the sample lines of s (no HELP or TYPE)
+// with labels, for example `To="2"`, before le: one series of a histogram
+// family whose HELP and TYPE the caller wrote.
+func WriteHistogramSamples(w io.Writer, name, labels string, s HistogramSnapshot) error {
+	_, err := w.Write(appendSamples(nil, name, labels, s))
+	return err
+}
+
+func appendSamples(buf []byte, name, labels string, s HistogramSnapshot) []byte {
+	bucket := func(le []byte, n uint64) {
+		buf = append(buf, name...)
+		buf = append(buf, "_bucket{"...)
+		if labels != "" {
+			buf = append(buf, labels...)
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `le="`...)
+		buf = append(buf, le...)
+		buf = append(buf, `"} `...)
+		buf = strconv.AppendUint(buf, n, 10)
+		buf = append(buf, '\n')
+	}
 	var cum uint64
+	var le [32]byte
 	for i, b := range s.Bounds {
 		cum += s.Counts[i]
-		buf = append(buf, name...)
-		buf = append(buf, `_bucket{le="`...)
-		buf = strconv.AppendFloat(buf, b.Seconds(), 'g', -1, 64)
-		buf = append(buf, `"} `...)
-		buf = strconv.AppendUint(buf, cum, 10)
-		buf = append(buf, '\n')
+		bucket(strconv.AppendFloat(le[:0], b.Seconds(), 'g', -1, 64), cum)
 	}
 	if len(s.Counts) > len(s.Bounds) {
 		cum += s.Counts[len(s.Bounds)]
 	}
-	buf = append(buf, name...)
-	buf = append(buf, `_bucket{le="+Inf"} `...)
-	buf = strconv.AppendUint(buf, cum, 10)
-	buf = append(buf, '\n')
-	buf = append(buf, name...)
-	buf = append(buf, "_sum "...)
+	bucket([]byte("+Inf"), cum)
+	suffix := func(sfx string) {
+		buf = append(buf, name...)
+		buf = append(buf, sfx...)
+		if labels != "" {
+			buf = append(buf, '{')
+			buf = append(buf, labels...)
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ' ')
+	}
+	suffix("_sum")
 	buf = strconv.AppendFloat(buf, s.Sum.Seconds(), 'g', -1, 64)
 	buf = append(buf, '\n')
-	buf = append(buf, name...)
-	buf = append(buf, "_count "...)
+	suffix("_count")
 	buf = strconv.AppendUint(buf, s.Count, 10)
-	buf = append(buf, '\n')
-	_, err := w.Write(buf)
-	return err
+	return append(buf, '\n')
 }

@@ -132,3 +132,20 @@ func ExampleWriteHistogram() {
 	// etcd_disk_wal_fsync_duration_seconds_sum 0.0045
 	// etcd_disk_wal_fsync_duration_seconds_count 2
 }
+
+func TestWriteHistogramSamplesLabels(t *testing.T) {
+	h := NewHistogram([]time.Duration{time.Millisecond})
+	h.Observe(2 * time.Millisecond)
+	var b strings.Builder
+	if err := WriteHistogramSamples(&b, "rtt_seconds", `To="2"`, h.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	want := `rtt_seconds_bucket{To="2",le="0.001"} 0
+rtt_seconds_bucket{To="2",le="+Inf"} 1
+rtt_seconds_sum{To="2"} 0.002
+rtt_seconds_count{To="2"} 1
+`
+	if got := b.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
