@@ -92,6 +92,12 @@
 //	                                        cairn is the write plus the fdatasync
 //	etcd_disk_wal_write_bytes_total         gauge: bytes written to the WAL
 //	etcd_debugging_snap_save_total_duration_seconds  histogram: each local snapshot
+//	etcd_network_active_peers{Local,Remote}          gauge: connected peer streams
+//	etcd_network_peer_sent_bytes_total{To}           counter
+//	etcd_network_peer_sent_failures_total{To}        counter: messages not sent
+//	etcd_network_peer_round_trip_time_seconds{To}    histogram, etcd's buckets (0.1 ms
+//	                                        to 3.2768 s): heartbeat round trips measured
+//	                                        while this member leads
 //	etcd_debugging_store_watchers, etcd_debugging_store_expires_total,
 //	etcd_debugging_store_reads_total{action}, etcd_debugging_store_writes_total{action}
 //
