@@ -44,7 +44,8 @@ func (s *serverStats) init() {
 	})
 }
 
-// walSaved records one WAL Save that took d.
+// walSaved records one WAL Save that started at start and wrote bytes;
+// only a Save that fdatasynced is timed (etcd_disk_wal_fsync_duration_seconds).
 func (s *serverStats) walSaved(start time.Time, bytes int, synced bool) {
 	s.walBytes.Add(uint64(max(bytes, 0)))
 	if synced {
