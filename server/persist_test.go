@@ -107,12 +107,19 @@ func TestNoAckBeforeFsync(t *testing.T) {
 // TestProposalsBatched checks that concurrent client writes share WAL
 // writes: fewer Saves (each one fdatasync) than writes.
 func TestProposalsBatched(t *testing.T) {
+	// Count the saves that append entries (each costs an fdatasync; saves
+	// that only move the commit index do not sync), on a disk made slow
+	// enough that writes arriving during a save must queue behind it, so
+	// the test does not depend on how fast this machine schedules clients.
 	var saves atomic.Int64
 	nodes := newCluster(t, 1, func(m *Member) {
 		m.wrapIO = func(m *Member) {
 			save := m.save
 			m.save = func(hs raft.HardState, ents []raft.Entry) error {
-				saves.Add(1)
+				if len(ents) > 0 {
+					saves.Add(1)
+					time.Sleep(2 * time.Millisecond) // a slow SD card's fdatasync
+				}
 				return save(hs, ents)
 			}
 		}
@@ -128,9 +135,9 @@ func TestProposalsBatched(t *testing.T) {
 	}
 	wg.Wait()
 	n := saves.Load() - before
-	t.Logf("%d concurrent writes took %d WAL saves", writes, n)
-	if n >= int64(writes) {
-		t.Fatalf("%d writes took %d WAL saves: proposals are not batched", writes, n)
+	t.Logf("%d concurrent writes took %d WAL saves with entries", writes, n)
+	if n > int64(writes)/4 {
+		t.Fatalf("%d writes took %d WAL saves with entries: proposals are not batched", writes, n)
 	}
 }
 
