@@ -142,6 +142,13 @@
 //     either (the leader may remove itself and steps down once the change
 //     is applied). Demoting a voter to learner is not supported. A member
 //     does not campaign while committed conf changes are not yet applied.
+//     Shrinking two voters to one is fragile, as with every single-server
+//     scheme: if the removed member was the leader and the message telling
+//     the survivor that the removal committed is lost with it, the survivor
+//     still counts the departed voter and can never reach a quorum. Keep
+//     three or more voters, or remove the follower rather than the leader;
+//     the randomized test (raft/rafttest) proposes removals only at the
+//     leader for this reason.
 //   - Leadership transfer: the leader catches the target up, then sends
 //     MsgTimeoutNow so it campaigns at once (skipping PreVote and the
 //     followers' leader stickiness). The transfer is abandoned after an
