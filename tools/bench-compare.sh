@@ -26,7 +26,7 @@
 #   --snapshot-count N passed to both systems (default 10000)
 #   --out DIR          results, logs and data (default a new /tmp/bench-compare.XXXX)
 #   --only etcd|cairn  run one system only
-#   --profile          after the rounds, run cairn built with -tags cairnprof
+#   --profile          after the rounds, run cairn with CAIRNPROFILE set (a CPU profile per member)
 #                      under the 32-client write load and print `go tool pprof -top`
 # Environment: CAIRN_REF_ETCD (default /work/etcdref/root/usr/bin/etcd).
 #
@@ -73,9 +73,6 @@ else
 	ver=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$ver" -o "$out/bin/" ./tools/cairn ./tools/cairn-bench
 	cairn_bin=$out/bin/cairn bench=$out/bin/cairn-bench
-fi
-if [ "$profile" = 1 ]; then
-	go build -tags cairnprof -o "$out/cairnprof" ./tools/cairn-bench/cairnprof
 fi
 
 # --- helpers ---------------------------------------------------------------
@@ -245,8 +242,8 @@ for round in $(seq 1 "$rounds"); do
 done
 
 if [ "$profile" = 1 ]; then
-	log "profile: cairn (cairnprof) under put_c32 for $duration"
-	# Each member writes its own profile: CAIRN_CPUPROFILE is set per process.
+	log "profile: cairn under put_c32 for $duration"
+	# Each member writes its own profile: CAIRNPROFILE is set per process.
 	start_cluster_prof() {
 		local ports i cluster=""
 		read -r -a ports <<<"$(free_ports 6)"
@@ -254,7 +251,7 @@ if [ "$profile" = 1 ]; then
 		rm -rf "$out/data/prof"
 		for i in 1 2 3; do
 			local cp=${ports[$((i - 1))]} pp=${ports[$((i + 2))]}
-			CAIRN_CPUPROFILE=$out/cpu-m$i.pprof "$out/cairnprof" --name "m$i" --data-dir "$out/data/prof/m$i" \
+			CAIRNPROFILE=$out/cpu-m$i.pprof "$cairn_bin" --name "m$i" --data-dir "$out/data/prof/m$i" \
 				--listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
 				--listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
 				--initial-cluster "$cluster" --initial-cluster-token bench-prof --snapshot-count "$snapcount" \
@@ -276,7 +273,7 @@ if [ "$profile" = 1 ]; then
 		role=follower
 		[ "${eps[$((i - 1))]}" = "$l" ] && role=leader
 		echo "== member m$i ($role)" >>"$out/profile-top.txt"
-		go tool pprof -top -nodecount=35 "$out/cairnprof" "$out/cpu-m$i.pprof" >>"$out/profile-top.txt" 2>&1 || true
+		go tool pprof -top -nodecount=35 "$out/cpu-m$i.pprof" >>"$out/profile-top.txt" 2>&1 || true
 	done
 	log "profiles: $out/cpu-m*.pprof, top: $out/profile-top.txt"
 fi
