@@ -7,6 +7,9 @@
 #                       bin/<os>-<arch>/, then the storage packages' unit tests
 #                       under qemu-user-static for arm64 and arm
 #   ./build.sh bench    the benchmarks (not part of the test suite)
+#   ./build.sh ref      fetch the reference etcd 3.4.23 (Debian's etcd-server and
+#                       etcd-client, unpacked under .ref/etcd) that comparison
+#                       tests and tools/bench-compare.sh run against
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -101,8 +104,9 @@ build) build "$(go env GOOS)" "$(go env GOARCH)" "" bin && echo "built into bin/
 test) test_all ;;
 cross) cross ;;
 bench) go test -run '^$' -bench . -benchmem ./... ;;
+ref) ref_etcd && [ -n "${CAIRN_REF_ETCD:-}" ] ;;
 *)
-	echo "usage: $0 [build|test|cross|bench]" >&2
+	echo "usage: $0 [build|test|cross|bench|ref]" >&2
 	exit 2
 	;;
 esac

@@ -28,7 +28,8 @@
 #   --only etcd|cairn  run one system only
 #   --profile          after the rounds, run cairn with CAIRNPROFILE set (a CPU profile per member)
 #                      under the 32-client write load and print `go tool pprof -top`
-# Environment: CAIRN_REF_ETCD (default /work/etcdref/root/usr/bin/etcd).
+# Environment: CAIRN_REF_ETCD, the etcd binary to compare with (default: Debian's etcd-server 3.4.23,
+# fetched and unpacked under .ref/ by `./build.sh ref`, which this script runs if needed).
 #
 # Run it on an otherwise idle box: load generator and servers share the CPUs.
 set -euo pipefail
@@ -55,8 +56,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-etcd_bin=${CAIRN_REF_ETCD:-/work/etcdref/root/usr/bin/etcd}
-[ -x "$etcd_bin" ] || { echo "bench-compare: no etcd at $etcd_bin (set CAIRN_REF_ETCD)" >&2; exit 1; }
+etcd_bin=${CAIRN_REF_ETCD:-$root/.ref/etcd/usr/bin/etcd}
+[ -x "$etcd_bin" ] || [ -n "${CAIRN_REF_ETCD:-}" ] || ./build.sh ref >&2 || true
+[ -x "$etcd_bin" ] || { echo "bench-compare: no etcd at $etcd_bin (set CAIRN_REF_ETCD, or run ./build.sh ref)" >&2; exit 1; }
 [ -n "$out" ] || out=$(mktemp -d /tmp/bench-compare.XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
