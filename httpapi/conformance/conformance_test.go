@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cairn/tools/refbin"
 )
 
 var (
@@ -42,24 +44,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// etcdBin finds the reference etcd: $CAIRN_REF_ETCD, the unpacked Debian
-// package at /work/etcdref, then $PATH.
+// etcdBin finds the reference etcd (refbin's search order) or skips.
 func etcdBin(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("CAIRN_REF_ETCD"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("reference etcd: CAIRN_REF_ETCD: %v", err)
-		}
-		return p
+	p, err := refbin.Find(refbin.EnvEtcd, "etcd")
+	if err != nil {
+		t.Skipf("reference etcd 3.4: %v", err)
 	}
-	if _, err := os.Stat("/work/etcdref/root/usr/bin/etcd"); err == nil {
-		return "/work/etcdref/root/usr/bin/etcd"
-	}
-	if p, err := exec.LookPath("etcd"); err == nil {
-		return p
-	}
-	t.Skip("reference etcd 3.4 not found: set CAIRN_REF_ETCD (see doc.go)")
-	return ""
+	return p
 }
 
 func scripts(t *testing.T) map[string][]Step {

@@ -11,7 +11,7 @@
 //
 // # Reference etcd
 //
-// $CAIRN_REF_ETCD, else /work/etcdref/root/usr/bin/etcd, else etcd on
+// $CAIRN_REF_ETCD, else .ref/etcd (./build.sh ref), else etcd on
 // $PATH; without one the tests skip. Debian's package works unpacked:
 //
 //	apt-get download etcd-server && dpkg -x etcd-server_*.deb DIR

@@ -5,7 +5,7 @@
 //
 // # Running
 //
-//	go test -count=1 ./server/e2e                 # cairn, plus etcd if CAIRN_REF_ETCD is set
+//	go test -count=1 ./server/e2e                 # cairn, plus etcd if a reference etcd is found
 //	go test -count=1 -short ./server/e2e          # smoke subset
 //	go test -count=1 ./server/e2e -e2e.flavors=etcd
 //	go test -count=1 ./server/e2e -run TestMeasure -measure -v -timeout 30m
@@ -16,12 +16,9 @@
 //
 // TestMain builds ./tools/cairn once into a temporary directory. If it does
 // not build, every cairn run is skipped with the build error. The reference
-// etcd is found through the environment variable CAIRN_REF_ETCD (the path of
-// an etcd 3.4 binary); without it the etcd runs are skipped with a message.
-// On Debian:
-//
-//	apt-get download etcd-server && dpkg -x etcd-server_*.deb /opt/etcdref
-//	export CAIRN_REF_ETCD=/opt/etcdref/usr/bin/etcd
+// etcd is found by package tools/refbin: $CAIRN_REF_ETCD, else .ref/etcd as
+// unpacked by `./build.sh ref` (Debian's etcd-server 3.4.23), else $PATH;
+// without one the etcd runs are skipped with a message.
 //
 // # Harness
 //

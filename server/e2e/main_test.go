@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cairn/tools/refbin"
 )
 
 var (
@@ -64,12 +66,10 @@ func flavors() []struct {
 				skip string
 			}{cairnFlavor(), skip})
 		case "etcd":
-			bin := os.Getenv("CAIRN_REF_ETCD")
+			bin, err := refbin.Find(refbin.EnvEtcd, "etcd")
 			skip := ""
-			if bin == "" {
-				skip = "etcd: CAIRN_REF_ETCD is not set (path of an etcd 3.4 binary; see doc.go)"
-			} else if _, err := os.Stat(bin); err != nil {
-				skip = "etcd: CAIRN_REF_ETCD: " + err.Error()
+			if err != nil {
+				skip = "etcd: " + err.Error()
 			}
 			out = append(out, struct {
 				f    Flavor

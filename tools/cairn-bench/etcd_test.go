@@ -7,23 +7,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"cairn/tools/refbin"
 )
 
-// refEtcd returns the reference etcd binary (env CAIRN_REF_ETCD, default
-// /work/etcdref/root/usr/bin/etcd) or skips the test.
+// refEtcd returns the reference etcd binary (refbin's search order) or
+// skips the test.
 func refEtcd(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("CAIRN_REF_ETCD")
-	if bin == "" {
-		bin = "/work/etcdref/root/usr/bin/etcd"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("reference etcd not found at %s (set CAIRN_REF_ETCD): %v", bin, err)
+	bin, err := refbin.Find(refbin.EnvEtcd, "etcd")
+	if err != nil {
+		t.Skipf("reference etcd: %v", err)
 	}
 	return bin
 }

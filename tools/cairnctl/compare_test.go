@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cairn/tools/refbin"
 )
 
 // The comparison test runs a scripted list of command lines through the
@@ -24,7 +26,7 @@ import (
 // normalising indexes, member IDs, TTLs and per-client names.
 //
 // Binaries: $CAIRN_REF_ETCD and $CAIRN_REF_ETCDCTL, else the unpacked
-// Debian packages in /work/etcdref/root/usr/bin, else $PATH. Servers:
+// Debian packages in .ref/etcd/usr/bin (./build.sh ref), else $PATH. Servers:
 // $CAIRNCTL_TEST_SERVERS, a comma list of "etcd" and "cairn" (default
 // "etcd,cairn"; cairn is built from ./tools/cairn and skipped if that does
 // not build). cairnctl runs as this test binary re-executed with
@@ -37,19 +39,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// refBinary finds a reference binary: env, then the default path, then PATH.
+// refBinary finds a reference binary in refbin's search order; "" if none.
 func refBinary(env, name string) string {
-	if p := os.Getenv(env); p != "" {
-		return p
+	p, err := refbin.Find(env, name)
+	if err != nil {
+		return ""
 	}
-	def := filepath.Join("/work/etcdref/root/usr/bin", name)
-	if _, err := os.Stat(def); err == nil {
-		return def
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	return ""
+	return p
 }
 
 // freePort returns a loopback port nobody listens on right now.

@@ -77,7 +77,7 @@
 // cairnctl against the same three-member cluster, and compares stdout,
 // stderr and exit codes after normalising indexes, TTLs, member IDs, the
 // random endpoint order and each client's key prefix. The server is etcd
-// ($CAIRN_REF_ETCD, default /work/etcdref/root/usr/bin/etcd, else $PATH)
+// ($CAIRN_REF_ETCD, else .ref/etcd from ./build.sh ref, else $PATH)
 // and cairn (built from ./tools/cairn); $CAIRNCTL_TEST_SERVERS=etcd|cairn
 // picks one, -short runs etcd only. Without etcdctl ($CAIRN_REF_ETCDCTL,
 // same defaults) the comparison is skipped with a message. Members report
