@@ -82,6 +82,21 @@
 // counted only at Advance, that is, once they are durable: a leader counts
 // itself towards a commit quorum only for entries it has persisted.
 //
+// # Persisting on another goroutine
+//
+// Advance is AdvanceHandled followed by Persisted. An application whose disk
+// writer runs on its own goroutine splits them: after steps 2 and 5 it calls
+// rn.AdvanceHandled(rd) and hands rd to the writer, and may take the next
+// Ready at once (its Entries continue where rd's end). The writer persists
+// the Readies in order (it may merge several into one fsync), then sends
+// each one's MessagesAfterPersist, and the owner of the RawNode calls
+// rn.Persisted(rd) for each, in order, after appending its Entries to
+// Storage. Until then raft counts neither the member's own vote nor the
+// leader's own acknowledgement of those entries, and hands none of them out
+// as CommittedEntries, so nothing is applied or acknowledged that is not
+// durable here or on a quorum. rafttest's AsyncPersist mode runs the
+// randomized safety test this way.
+//
 // A member that restarts rebuilds its state from Storage (HardState,
 // ConfState, the log) and Config.Applied. The ConfState must be the
 // membership as of Config.Applied: either restart with Applied at the

@@ -10,10 +10,40 @@ import (
 //
 // Invariant: if snapshot != nil then offset == snapshot.Meta.Index+1.
 // Invariant: entries[i].Index == offset+i.
+// Invariant: offset <= inProgress <= offset+len(entries).
 type unstable struct {
 	snapshot *Snapshot
 	entries  []Entry
 	offset   uint64
+	// inProgress is the first index not yet handed out in a Ready: entries
+	// below it are being persisted by the application (RawNode.AdvanceHandled
+	// without RawNode.Persisted yet). snapInProgress is the same for snapshot.
+	inProgress     uint64
+	snapInProgress bool
+}
+
+// nextEntries returns the unstable entries not yet handed out in a Ready.
+func (u *unstable) nextEntries() []Entry {
+	if k := max(u.inProgress, u.offset) - u.offset; k < uint64(len(u.entries)) {
+		return u.entries[k:]
+	}
+	return nil
+}
+
+// nextSnapshot returns the unstable snapshot if it was not handed out yet.
+func (u *unstable) nextSnapshot() *Snapshot {
+	if u.snapInProgress {
+		return nil
+	}
+	return u.snapshot
+}
+
+// acceptInProgress marks everything unstable as handed out.
+func (u *unstable) acceptInProgress() {
+	u.inProgress = u.offset + uint64(len(u.entries))
+	if u.snapshot != nil {
+		u.snapInProgress = true
+	}
 }
 
 // maybeFirstIndex returns the first index if there is an unstable snapshot.
@@ -62,18 +92,22 @@ func (u *unstable) stableTo(i, t uint64) {
 		u.entries = nil
 	}
 	u.offset = i + 1
+	u.inProgress = max(u.inProgress, u.offset)
 }
 
 func (u *unstable) stableSnapTo(i uint64) {
 	if u.snapshot != nil && u.snapshot.Meta.Index == i {
 		u.snapshot = nil
+		u.snapInProgress = false
 	}
 }
 
 func (u *unstable) restore(s Snapshot) {
 	u.offset = s.Meta.Index + 1
+	u.inProgress = u.offset
 	u.entries = nil
 	u.snapshot = &s
+	u.snapInProgress = false
 }
 
 // truncateAndAppend appends ents, replacing any suffix they conflict with.
@@ -91,6 +125,8 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 		keep := u.entries[: after-u.offset : after-u.offset]
 		u.entries = append(append([]Entry(nil), keep...), ents...)
 	}
+	// Replaced entries must be handed out again.
+	u.inProgress = max(min(u.inProgress, after), u.offset)
 }
 
 // raftLog is the member's log: durable entries in storage followed by
@@ -120,6 +156,7 @@ func newLog(storage Storage, logger Logger) *raftLog {
 	}
 	l := &raftLog{storage: storage, logger: logger}
 	l.unstable.offset = last + 1
+	l.unstable.inProgress = last + 1
 	// The first index - 1 is the snapshot: it is committed and applied.
 	l.committed = first - 1
 	l.applied = first - 1

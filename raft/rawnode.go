@@ -74,6 +74,10 @@ type Ready struct {
 	// MustSync reports whether HardState and Entries must be fsynced before
 	// MessagesAfterPersist go out (false when only the commit index changed).
 	MustSync bool
+
+	// selfSteps are this member's own acknowledgements (its vote, the
+	// leader's own append), stepped by Persisted.
+	selfSteps []Message
 }
 
 // ProgressState is the replication mode of a follower as seen by the leader.
@@ -138,9 +142,6 @@ type RawNode struct {
 	prevHardSt HardState
 	// readyPending is set between Ready and Advance.
 	readyPending bool
-	// stepsOnAdvance are messages to ourselves (our own vote) that count
-	// only once the Ready carrying their state is durable.
-	stepsOnAdvance []Message
 }
 
 // NewRawNode validates c and returns a RawNode restarted from c.Storage
@@ -261,7 +262,7 @@ func (rn *RawNode) HasReady() bool {
 	if hs := r.hardState(); !hs.IsEmpty() && hs != rn.prevHardSt {
 		return true
 	}
-	if r.raftLog.unstable.snapshot != nil || len(r.raftLog.unstableEntries()) > 0 {
+	if r.raftLog.unstable.nextSnapshot() != nil || len(r.raftLog.unstable.nextEntries()) > 0 {
 		return true
 	}
 	return len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) > 0 ||
@@ -277,7 +278,7 @@ func (rn *RawNode) Ready() Ready {
 	r := rn.raft
 	r.flushAppends()
 	rd := Ready{
-		Entries:          r.raftLog.unstableEntries(),
+		Entries:          r.raftLog.unstable.nextEntries(),
 		CommittedEntries: r.raftLog.nextCommittedEnts(),
 		Messages:         r.msgs,
 		ReadStates:       r.readStates,
@@ -295,13 +296,14 @@ func (rn *RawNode) Ready() Ready {
 	if len(rd.Entries) > 0 {
 		rd.MustSync = true
 	}
-	if s := r.raftLog.unstable.snapshot; s != nil {
+	if s := r.raftLog.unstable.nextSnapshot(); s != nil {
 		rd.Snapshot = *s
 		rd.MustSync = true
 	}
+	r.raftLog.unstable.acceptInProgress()
 	for _, m := range r.msgsAfterAppend {
 		if m.To == r.id {
-			rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
+			rd.selfSteps = append(rd.selfSteps, m)
 		} else {
 			rd.MessagesAfterPersist = append(rd.MessagesAfterPersist, m)
 		}
@@ -315,12 +317,38 @@ func (rn *RawNode) Ready() Ready {
 
 // Advance tells the state machine that rd was fully handled: Snapshot,
 // Entries and HardState are durable, MessagesAfterPersist were sent (or
-// handed to the transport) and CommittedEntries were applied.
+// handed to the transport) and CommittedEntries were applied. It is
+// AdvanceHandled followed by Persisted.
 func (rn *RawNode) Advance(rd Ready) {
+	rn.AdvanceHandled(rd)
+	rn.Persisted(rd)
+}
+
+// AdvanceHandled tells the state machine that rd was handled except for
+// persistence: Messages were sent and CommittedEntries applied, while
+// Snapshot, Entries and HardState may still be on their way to disk. Ready
+// may be called again at once. The application must call Persisted(rd) once
+// they are durable, for each Ready in the order they were returned, and may
+// send rd.MessagesAfterPersist only then. Until then raft neither counts
+// these entries as the leader's own acknowledgement nor hands them out as
+// CommittedEntries.
+func (rn *RawNode) AdvanceHandled(rd Ready) {
 	if !rn.readyPending {
 		panic("raft: Advance called without a Ready")
 	}
 	rn.readyPending = false
+	r := rn.raft
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.raftLog.appliedTo(rd.CommittedEntries[n-1].Index)
+		if r.state == StateLeader {
+			r.reduceUncommittedSize(entsSize(rd.CommittedEntries))
+		}
+	}
+}
+
+// Persisted tells the state machine that rd's Snapshot, Entries and
+// HardState are durable (and were appended to Storage). See AdvanceHandled.
+func (rn *RawNode) Persisted(rd Ready) {
 	r := rn.raft
 	if !rd.Snapshot.IsEmpty() {
 		r.raftLog.unstable.stableSnapTo(rd.Snapshot.Meta.Index)
@@ -332,16 +360,8 @@ func (rn *RawNode) Advance(rd Ready) {
 		e := rd.Entries[n-1]
 		r.raftLog.unstable.stableTo(e.Index, e.Term)
 	}
-	if n := len(rd.CommittedEntries); n > 0 {
-		r.raftLog.appliedTo(rd.CommittedEntries[n-1].Index)
-		if r.state == StateLeader {
-			r.reduceUncommittedSize(entsSize(rd.CommittedEntries))
-		}
-	}
 	r.selfAck(r.raftLog.stableLastIndex())
-	steps := rn.stepsOnAdvance
-	rn.stepsOnAdvance = nil
-	for _, m := range steps {
+	for _, m := range rd.selfSteps {
 		if err := r.Step(m); err != nil {
 			r.logger.Debugf("raft: %x stepping own %s: %v", r.id, m.Type, err)
 		}

@@ -128,6 +128,14 @@ type Network struct {
 	// acknowledged. Another negative control; the early-ack check is
 	// skipped for these so that the damage shows up downstream.
 	UnsafeEarlyAcks bool
+	// AsyncPersist makes members persist like an application with a separate
+	// disk writer: a Ready is handed back with AdvanceHandled right after its
+	// Messages are sent and its CommittedEntries applied, and its Snapshot,
+	// Entries and HardState reach storage later (a random number of the
+	// oldest waiting Readies at a time, all of them on each tick), followed
+	// by its MessagesAfterPersist and Persisted. A crash loses what waits.
+	// Readies carrying a snapshot are handled whole, after the waiting ones.
+	AsyncPersist bool
 
 	reports  []report // transport feedback waiting for its sender's Ready to end
 	flushing bool
@@ -161,6 +169,8 @@ type Member struct {
 	state   raft.StateType
 	lead    uint64
 	hs      raft.HardState // last persisted
+	waiting []raft.Ready   // AsyncPersist: handed back, not yet durable
+	commit  uint64         // AsyncPersist: the newest commit index handed out
 	applied uint64
 	digest  uint64 // state machine: hash chain over applied entries
 	conf    raft.ConfState
@@ -289,6 +299,16 @@ func (nw *Network) start(m *Member) error {
 	m.applied = snap.Meta.Index
 	m.digest = decodeDigest(snap.Data)
 	m.conf = cloneConf(cs)
+	if hs.Commit < snap.Meta.Index {
+		// AsyncPersist: the application snapshots what it applied, which
+		// may be beyond the commit index its disk writer saved last. A
+		// snapshot covers committed entries only, so its index is committed
+		// (the server does the same on restart: hardStateAfterSnapshot).
+		hs.Commit = snap.Meta.Index
+		if err := m.Storage.SetHardState(hs); err != nil {
+			return fmt.Errorf("rafttest: member %d: %w", m.ID, err)
+		}
+	}
 	m.hs = hs
 	m.state = raft.StateFollower
 	m.lead = raft.None
@@ -316,6 +336,8 @@ func (nw *Network) Crash(id uint64) error {
 	}
 	if m.node != nil {
 		m.node = nil
+		m.waiting = nil
+		m.commit = 0
 		nw.stats.Crashes++
 		if nw.ReportLoss {
 			for _, o := range nw.ids {
@@ -455,6 +477,7 @@ func (nw *Network) Tick() {
 				break
 			}
 			m.node.Tick()
+			nw.persistWaiting(m, len(m.waiting))
 			nw.process(m)
 		}
 	}
@@ -628,9 +651,21 @@ func (nw *Network) running(id uint64) (*Member, error) {
 
 // process runs m's Ready loop until it has nothing more to do.
 func (nw *Network) process(m *Member) {
-	for m.node != nil && m.node.HasReady() {
-		rd := m.node.Ready()
-		nw.handleReady(m, rd)
+	for m.node != nil {
+		if m.node.HasReady() {
+			rd := m.node.Ready()
+			if nw.AsyncPersist {
+				nw.handleReadyAsync(m, rd)
+			} else {
+				nw.handleReady(m, rd)
+			}
+			continue
+		}
+		// AsyncPersist: the disk writer catches up at random moments.
+		if len(m.waiting) == 0 || nw.rand.IntN(4) == 0 {
+			break
+		}
+		nw.persistWaiting(m, 1+nw.rand.IntN(len(m.waiting)))
 	}
 	if !nw.flushing {
 		nw.flushing = true
@@ -726,11 +761,86 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 	m.node.Advance(rd)
 }
 
+// handleReadyAsync is the Ready loop of an application that persists on
+// another goroutine (RawNode.AdvanceHandled, then RawNode.Persisted).
+func (nw *Network) handleReadyAsync(m *Member, rd raft.Ready) {
+	if !rd.Snapshot.IsEmpty() {
+		nw.persistWaiting(m, len(m.waiting))
+		if m.node != nil {
+			nw.handleReady(m, rd)
+		}
+		return
+	}
+	nw.stats.Readies++
+	if nw.OnReady != nil {
+		nw.OnReady(m.ID, &rd)
+	}
+	if rd.SoftState != nil {
+		m.state, m.lead = rd.SoftState.RaftState, rd.SoftState.Lead
+	}
+	if !rd.HardState.IsEmpty() {
+		m.commit = rd.HardState.Commit
+	}
+	lastPersisted, _ := m.Storage.LastIndex()
+	for _, msg := range rd.Messages {
+		nw.check.early(m.ID, msg, rd, m.hs, lastPersisted)
+		nw.send(m, msg)
+	}
+	if nw.UnsafeEarlyAcks {
+		for _, msg := range rd.MessagesAfterPersist {
+			nw.send(m, msg)
+		}
+		rd.MessagesAfterPersist = nil
+	}
+	if m.crashAt == CrashBeforePersist && (!rd.HardState.IsEmpty() || len(rd.Entries) > 0) {
+		nw.Crash(m.ID)
+		return
+	}
+	for _, e := range rd.CommittedEntries {
+		nw.apply(m, e)
+		if m.node == nil {
+			return
+		}
+	}
+	m.node.AdvanceHandled(rd)
+	m.waiting = append(m.waiting, rd)
+}
+
+// persistWaiting makes the oldest n waiting Readies of m durable, in order,
+// sends their MessagesAfterPersist and reports them Persisted.
+func (nw *Network) persistWaiting(m *Member, n int) {
+	for ; n > 0 && len(m.waiting) > 0 && m.node != nil; n-- {
+		rd := m.waiting[0]
+		m.waiting = m.waiting[1:]
+		if len(rd.Entries) > 0 {
+			if err := m.Storage.Append(rd.Entries); err != nil {
+				nw.check.failf("member %d: Append [%d,%d]: %v", m.ID, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
+			}
+			nw.check.appended(m.ID, m.Storage, rd.Entries)
+		}
+		if !rd.HardState.IsEmpty() {
+			if err := m.Storage.SetHardState(rd.HardState); err != nil {
+				nw.check.failf("member %d: SetHardState: %v", m.ID, err)
+			}
+			nw.check.hardState(m.ID, m.Storage, m.hs, rd.HardState)
+			m.hs = rd.HardState
+		}
+		if m.crashAt == CrashAfterPersist && (!rd.HardState.IsEmpty() || len(rd.Entries) > 0) {
+			nw.Crash(m.ID)
+			return
+		}
+		for _, msg := range rd.MessagesAfterPersist {
+			nw.send(m, msg)
+		}
+		m.node.Persisted(rd)
+	}
+}
+
 func (nw *Network) apply(m *Member, e raft.Entry) {
 	if e.Index != m.applied+1 {
 		nw.check.failf("member %d: applies entry %d after %d (not contiguous)", m.ID, e.Index, m.applied)
 	}
-	if e.Index > m.hs.Commit {
+	if e.Index > max(m.hs.Commit, m.commit) {
 		nw.check.failf("member %d: applies entry %d beyond its commit index %d", m.ID, e.Index, m.hs.Commit)
 	}
 	if t, err := m.Storage.Term(e.Index); err == nil && t != e.Term {

@@ -270,8 +270,9 @@ func TestNegativeControls(t *testing.T) {
 		name  string
 		alter func(*Network)
 	}{
-		{"members forget their vote on restart", func(nw *Network) { nw.UnsafeForgetVote = true }},
-		{"acks sent before persisting", func(nw *Network) { nw.UnsafeEarlyAcks = true }},
+		{"members forget their vote on restart", func(nw *Network) { nw.UnsafeForgetVote, nw.AsyncPersist = true, false }},
+		{"acks sent before persisting", func(nw *Network) { nw.UnsafeEarlyAcks, nw.AsyncPersist = true, false }},
+		{"acks sent before persisting, async writer", func(nw *Network) { nw.UnsafeEarlyAcks, nw.AsyncPersist = true, true }},
 	}
 	const limit = 5000
 	for _, tt := range tests {
@@ -282,7 +283,10 @@ func TestNegativeControls(t *testing.T) {
 					continue
 				}
 				if !errors.Is(err, ErrViolation) {
-					t.Fatalf("seed %d failed, but not with a safety violation: %v", seed, err)
+					// Lost acknowledgements can also stall a run before a
+					// violation shows; look further.
+					t.Logf("seed %d failed, but not with a safety violation: %.200s", seed, err)
+					continue
 				}
 				t.Logf("seed %d: caught: %v", seed, err)
 				return
