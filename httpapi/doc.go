@@ -42,6 +42,16 @@
 // without a trailing newline (except cairn's own promote and
 // unhealthy-cluster answers, which keep it).
 //
+// Bodies of the keys API are written by a hand-written encoder
+// (appendEvent, appendError) rather than encoding/json: the same bytes,
+// HTML escaping, \ufffd for invalid UTF-8 and the trailing newline
+// included, checked against encoding/json on random events by
+// TestAppendEventMatchesEncodingJSON. Headers are set by direct map
+// assignment with canonical keys; constant values (Content-Type, the CORS
+// headers, the cluster ID) are shared slices that nothing may modify. A
+// watch encodes each event once for all the watchers it reaches (a small
+// cache keyed by the store's shared *kv.Event).
+//
 // # Extensions
 //
 //	GET /v2/keys/k?atIndex=N      the answer a GET gave right after store index N

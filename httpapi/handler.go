@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,6 +74,9 @@ type Handler struct {
 
 	metrics metrics
 
+	clusterID atomic.Pointer[clusterIDValue] // clusterIDHeader's cache
+	events    eventCache                     // encoded watch events
+
 	watchWindow int // Options.WatchWindow
 
 	// Limits; 0 means unlimited.
@@ -127,9 +131,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// etcd 3.4 answers every client request with permissive CORS headers
 	// and a preflight OPTIONS with an empty 200, before anything else.
 	hd := w.Header()
-	hd.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
+	hd["Access-Control-Allow-Methods"] = corsMethods
+	hd["Access-Control-Allow-Origin"] = corsOrigin
+	hd["Access-Control-Allow-Headers"] = corsHeaders
 	if r.Method == http.MethodOptions {
 		return
 	}
@@ -149,13 +153,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get(ForwardedHeader) != "" {
 		w = &appliedWriter{ResponseWriter: w, b: h.b}
 	}
+	if isKeysPath(r) {
+		h.serveKeys(w, r) // what the mux would pick, without its matching
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// isKeysPath reports whether the mux would route r to serveKeys for sure:
+// /v2/keys or below, no escaped slash (RawPath empty: the mux splits the
+// escaped path), not CONNECT (the mux treats it apart).
+func isKeysPath(r *http.Request) bool {
+	if r.Method == http.MethodConnect || r.URL.RawPath != "" {
+		return false
+	}
+	p := r.URL.Path
+	return len(p) >= len("/v2/keys") && p[:len("/v2/keys")] == "/v2/keys" && (len(p) == len("/v2/keys") || p[len("/v2/keys")] == '/')
+}
+
+// The CORS header values, shared by every response: nothing may modify
+// their elements.
+var (
+	corsMethods = []string{"POST, GET, OPTIONS, PUT, DELETE"}
+	corsOrigin  = []string{"*"}
+	corsHeaders = []string{"accept, content-type, authorization"}
+)
 
 // cleanPath is p made absolute and clean, keeping a trailing slash.
 func cleanPath(p string) string {
 	if p == "" {
 		return "/"
+	}
+	if isCleanAbs(p) || len(p) > 2 && p[len(p)-1] == '/' && isCleanAbs(p[:len(p)-1]) {
+		return p
 	}
 	if p[0] != '/' {
 		p = "/" + p

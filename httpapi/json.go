@@ -1,12 +1,13 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"cairn/kv"
 )
@@ -14,31 +15,6 @@ import (
 // keysPrefix is the store directory holding user keys; /v2/keys/x is the
 // store path /1/x and the prefix is stripped from keys and causes.
 const keysPrefix = "/1"
-
-// jsonNode is kv.Node in etcd's field order (spec 1.4).
-type jsonNode struct {
-	Key           string      `json:"key,omitempty"`
-	Value         *string     `json:"value,omitempty"`
-	Dir           bool        `json:"dir,omitempty"`
-	Expiration    *string     `json:"expiration,omitempty"`
-	TTL           int64       `json:"ttl,omitempty"`
-	Nodes         []*jsonNode `json:"nodes,omitempty"`
-	ModifiedIndex uint64      `json:"modifiedIndex,omitempty"`
-	CreatedIndex  uint64      `json:"createdIndex,omitempty"`
-}
-
-type jsonEvent struct {
-	Action   string    `json:"action"`
-	Node     *jsonNode `json:"node,omitempty"`
-	PrevNode *jsonNode `json:"prevNode,omitempty"`
-}
-
-type jsonError struct {
-	ErrorCode int    `json:"errorCode"`
-	Message   string `json:"message"`
-	Cause     string `json:"cause,omitempty"`
-	Index     uint64 `json:"index"`
-}
 
 // stripKey maps a store path to the API key ("/1/a" -> "/a", "/1" -> "").
 func stripKey(p string) string {
@@ -49,36 +25,6 @@ func stripKey(p string) string {
 		return p[len(keysPrefix):]
 	}
 	return p
-}
-
-// toJSON copies n (shared, read-only) into its wire form.
-func toJSON(n *kv.Node) *jsonNode {
-	if n == nil {
-		return nil
-	}
-	out := &jsonNode{
-		Key:           stripKey(n.Key),
-		Value:         n.Value,
-		Dir:           n.Dir,
-		TTL:           n.TTL,
-		ModifiedIndex: n.ModifiedIndex,
-		CreatedIndex:  n.CreatedIndex,
-	}
-	if t, ok := n.ExpirationTime(); ok {
-		s := t.Format(time.RFC3339Nano)
-		out.Expiration = &s
-	}
-	if len(n.Nodes) > 0 {
-		out.Nodes = make([]*jsonNode, len(n.Nodes))
-		for i, c := range n.Nodes {
-			out.Nodes[i] = toJSON(c)
-		}
-	}
-	return out
-}
-
-func eventJSON(ev *kv.Event) *jsonEvent {
-	return &jsonEvent{Action: ev.Action, Node: toJSON(ev.Node), PrevNode: toJSON(ev.PrevNode)}
 }
 
 // Error codes produced by this package (request parsing and raft errors);
@@ -137,11 +83,15 @@ func writeEtcdError(w http.ResponseWriter, code int, message, cause string, inde
 			cause = "/"
 		}
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Etcd-Index", strconv.FormatUint(index, 10))
+	buf := getBuf()
+	defer putBuf(buf)
+	b := appendError(buf.b[:0], code, message, cause, index)
+	hd := w.Header()
+	hd["Content-Type"] = contentTypeJSON
+	setUint(hd, "X-Etcd-Index", index)
 	w.WriteHeader(errStatus(code))
-	json.NewEncoder(w).Encode(jsonError{ErrorCode: code, Message: message, Cause: cause, Index: index})
+	w.Write(b)
+	buf.b = b
 }
 
 // requestError writes one of this package's request errors (index 0).
@@ -173,11 +123,174 @@ func writeMessage(w http.ResponseWriter, code int, msg string) {
 
 func hexID(id uint64) string { return strconv.FormatUint(id, 16) }
 
-// marshalEvent renders ev as etcd does: JSON plus a newline.
-func marshalEvent(ev *kv.Event) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(eventJSON(ev)); err != nil {
-		return nil, err
+// contentTypeJSON is the Content-Type value of every JSON answer. It is
+// shared by all responses: nothing may modify its elements.
+var contentTypeJSON = []string{"application/json"}
+
+// setUint sets the header key (canonical form) to v in decimal.
+func setUint(hd http.Header, key string, v uint64) {
+	hd[key] = []string{strconv.FormatUint(v, 10)}
+}
+
+// A jsonBuf is a pooled buffer for encoding one response body.
+type jsonBuf struct{ b []byte }
+
+var bufPool = sync.Pool{New: func() any { return &jsonBuf{b: make([]byte, 0, 512)} }}
+
+func getBuf() *jsonBuf { return bufPool.Get().(*jsonBuf) }
+
+// putBuf returns buf to the pool unless it grew large (a big directory).
+func putBuf(buf *jsonBuf) {
+	if cap(buf.b) > 64<<10 {
+		return
 	}
-	return buf.Bytes(), nil
+	bufPool.Put(buf)
+}
+
+// appendEvent appends ev as etcd writes it (encoding/json's Encoder: HTML
+// escaping, a trailing newline) to dst. It is byte-for-byte what
+// json.NewEncoder(w).Encode of etcd's event struct writes;
+// TestAppendEventMatchesEncodingJSON checks that.
+func appendEvent(dst []byte, ev *kv.Event) []byte {
+	dst = append(dst, `{"action":`...)
+	dst = appendJSONString(dst, ev.Action)
+	if ev.Node != nil {
+		dst = append(dst, `,"node":`...)
+		dst = appendNode(dst, ev.Node)
+	}
+	if ev.PrevNode != nil {
+		dst = append(dst, `,"prevNode":`...)
+		dst = appendNode(dst, ev.PrevNode)
+	}
+	return append(dst, "}\n"...)
+}
+
+// appendNode appends n in etcd's field order (spec 1.4), each field
+// omitted when empty except a file's value; nil is null.
+func appendNode(dst []byte, n *kv.Node) []byte {
+	if n == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	start := len(dst)
+	// sep starts every field but the first.
+	sep := func(dst []byte) []byte {
+		if len(dst) > start {
+			dst = append(dst, ',')
+		}
+		return dst
+	}
+	if k := stripKey(n.Key); k != "" {
+		dst = append(dst, `"key":`...)
+		dst = appendJSONString(dst, k)
+	}
+	if n.Value != nil {
+		dst = append(sep(dst), `"value":`...)
+		dst = appendJSONString(dst, *n.Value)
+	}
+	if n.Dir {
+		dst = append(sep(dst), `"dir":true`...)
+	}
+	if t, ok := n.ExpirationTime(); ok {
+		// RFC3339Nano output is digits, '-', ':', '.', 'T', 'Z' and
+		// '+' only: nothing to escape.
+		dst = append(sep(dst), `"expiration":"`...)
+		dst = t.AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	if n.TTL != 0 {
+		dst = append(sep(dst), `"ttl":`...)
+		dst = strconv.AppendInt(dst, n.TTL, 10)
+	}
+	if len(n.Nodes) > 0 {
+		dst = append(sep(dst), `"nodes":[`...)
+		for i, c := range n.Nodes {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendNode(dst, c)
+		}
+		dst = append(dst, ']')
+	}
+	if n.ModifiedIndex != 0 {
+		dst = append(sep(dst), `"modifiedIndex":`...)
+		dst = strconv.AppendUint(dst, n.ModifiedIndex, 10)
+	}
+	if n.CreatedIndex != 0 {
+		dst = append(sep(dst), `"createdIndex":`...)
+		dst = strconv.AppendUint(dst, n.CreatedIndex, 10)
+	}
+	return append(dst, '}')
+}
+
+// appendError appends etcd's error body {"errorCode", "message", "cause"
+// (omitted when empty), "index"} and a newline.
+func appendError(dst []byte, code int, message, cause string, index uint64) []byte {
+	dst = append(dst, `{"errorCode":`...)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, message)
+	if cause != "" {
+		dst = append(dst, `,"cause":`...)
+		dst = appendJSONString(dst, cause)
+	}
+	dst = append(dst, `,"index":`...)
+	dst = strconv.AppendUint(dst, index, 10)
+	return append(dst, "}\n"...)
+}
+
+// appendJSONString appends s quoted as encoding/json does with HTML
+// escaping on: '"' and '\\' backslashed; \b \f \n \r \t short; other
+// control bytes and '<', '>', '&' as \u00xx; U+2028 and U+2029 as \u202x;
+// each byte of invalid UTF-8 as \ufffd. Everything else, DEL included,
+// is copied.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	done := 0 // s[:done] is in dst
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[done:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			done = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[done:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[done:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		done = i
+	}
+	dst = append(dst, s[done:]...)
+	return append(dst, '"')
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cairn/kv"
 )
@@ -87,11 +88,18 @@ func getUint(f url.Values, k string, code int) (uint64, *reqErr) {
 // parseKeyRequest follows etcd v2.3.8's parseKeyRequest (spec 1.2), in the
 // same order, so the first bad parameter reported is the same.
 func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
-	if err := r.ParseForm(); err != nil {
-		return nil, &reqErr{ecodeInvalidForm, err.Error()}
+	var f url.Values
+	switch {
+	case r.URL.RawQuery == "" && r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch:
+		// Nothing to parse (ParseForm reads a body only for these
+		// three methods): skip ParseForm's empty maps.
+	default:
+		if err := r.ParseForm(); err != nil {
+			return nil, &reqErr{ecodeInvalidForm, err.Error()}
+		}
+		f = r.Form
 	}
-	f := r.Form
-	kr := &keyRequest{method: r.Method, path: path.Join(keysPrefix, key)}
+	kr := &keyRequest{method: r.Method, path: storePath(key)}
 	var e *reqErr
 	if kr.prevIndex, e = getUint(f, "prevIndex", ecodeIndexNaN); e != nil {
 		return nil, e
@@ -205,12 +213,11 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Like etcd, after the method check: a 405 carries no cluster ID.
-	w.Header().Set("X-Etcd-Cluster-Id", hexID(h.b.ClusterID()))
+	w.Header()["X-Etcd-Cluster-Id"] = h.clusterIDHeader()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && h.forward(w, r) {
 		return
 	}
-	key := path.Clean("/" + strings.TrimPrefix(r.URL.Path, "/v2/keys"))
-	kr, perr := parseKeyRequest(r, key)
+	kr, perr := parseKeyRequest(r, keyPath(r.URL.Path))
 	if perr == nil {
 		perr = h.checkLimits(kr)
 	}
@@ -218,8 +225,6 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		requestError(w, perr.code, perr.cause)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-	defer cancel()
 	switch {
 	case kr.wait && !kr.quorum:
 		// etcd turns a quorum GET into a raft read before it looks at
@@ -230,7 +235,10 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 		var ev *kv.Event
 		var err error
 		if kr.waitApplied != 0 {
-			if err := h.b.WaitApplied(ctx, kr.waitApplied); err != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+			err := h.b.WaitApplied(ctx, kr.waitApplied)
+			cancel()
+			if err != nil {
 				if errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 					err = fmt.Errorf("%w: this member has not applied raft index %d within %v", ErrNotApplied, kr.waitApplied, h.timeout)
 				}
@@ -249,13 +257,17 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if kr.quorum {
+			ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 			ev, err = h.b.QuorumGet(ctx, kr.path, kr.recursive, kr.sorted)
+			cancel()
 		} else {
 			ev, err = h.b.Get(kr.path, kr.recursive, kr.sorted)
 		}
 		h.writeResult(w, r, ev, err)
 	default:
+		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 		ev, err := h.b.Propose(ctx, kr.storeRequest())
+		cancel()
 		if err == nil && kr.noValue {
 			switch ev.Action {
 			case kv.ActionSet, kv.ActionCreate, kv.ActionUpdate, kv.ActionCompareAndSwap:
@@ -272,10 +284,7 @@ func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, ev *kv.Eve
 		h.writeKeyError(w, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("X-Etcd-Index", strconv.FormatUint(ev.Index, 10))
-	h.raftHeaders(hd)
+	h.successHeaders(w.Header(), ev.Index)
 	code := http.StatusOK
 	if ev.IsCreated() {
 		code = http.StatusCreated
@@ -287,18 +296,96 @@ func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, ev *kv.Eve
 	h.encode(w, ev)
 }
 
-func (h *Handler) raftHeaders(hd http.Header) {
+// successHeaders sets the headers of a key answer or watch: Content-Type,
+// X-Etcd-Index (etcdIndex), X-Raft-Index and X-Raft-Term. The three
+// numbers share one string and one backing array.
+func (h *Handler) successHeaders(hd http.Header, etcdIndex uint64) {
 	idx, term := h.b.RaftStatus()
-	hd.Set("X-Raft-Index", strconv.FormatUint(idx, 10))
-	hd.Set("X-Raft-Term", strconv.FormatUint(term, 10))
+	var a [3 * 20]byte
+	b := strconv.AppendUint(a[:0], etcdIndex, 10)
+	i := len(b)
+	b = strconv.AppendUint(b, idx, 10)
+	j := len(b)
+	b = strconv.AppendUint(b, term, 10)
+	s := string(b)
+	// Full slice expressions: an Add to one header must not overwrite the
+	// next one's value.
+	vs := []string{s[:i], s[i:j], s[j:]}
+	hd["Content-Type"] = contentTypeJSON
+	hd["X-Etcd-Index"] = vs[0:1:1]
+	hd["X-Raft-Index"] = vs[1:2:2]
+	hd["X-Raft-Term"] = vs[2:3:3]
 }
 
-func (h *Handler) encode(w http.ResponseWriter, ev *kv.Event) error {
-	b, err := marshalEvent(ev)
-	if err != nil {
-		return err
+// clusterIDHeader is the X-Etcd-Cluster-Id value, formatted once per
+// cluster ID. The slice is shared: nothing may modify its element.
+func (h *Handler) clusterIDHeader() []string {
+	id := h.b.ClusterID()
+	if c := h.clusterID.Load(); c != nil && c.id == id {
+		return c.v
 	}
-	_, err = w.Write(b)
+	c := &clusterIDValue{id: id, v: []string{hexID(id)}}
+	h.clusterID.Store(c)
+	return c.v
+}
+
+type clusterIDValue struct {
+	id uint64
+	v  []string
+}
+
+// keyPath is the key of a /v2/keys URL path: absolute and clean, without
+// a trailing slash ("/" for the root). ServeHTTP has redirected unclean
+// paths, so the common case needs no path.Clean.
+func keyPath(urlPath string) string {
+	rest := strings.TrimPrefix(urlPath, "/v2/keys")
+	if len(rest) > 1 && rest[len(rest)-1] == '/' {
+		if k := rest[:len(rest)-1]; isCleanAbs(k) {
+			return k
+		}
+	} else if isCleanAbs(rest) {
+		return rest
+	}
+	return path.Clean("/" + rest)
+}
+
+// storePath is path.Join(keysPrefix, key) for a clean absolute key.
+func storePath(key string) string {
+	if key == "/" {
+		return keysPrefix
+	}
+	return keysPrefix + key
+}
+
+// isCleanAbs reports whether p == path.Clean(p) and p starts with "/":
+// no empty, "." or ".." element and no trailing slash except for "/".
+func isCleanAbs(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if p == "/" {
+		return true
+	}
+	start := 1 // the current element is p[start:i]
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
+
+// encode writes ev as one Write from a pooled buffer.
+func (h *Handler) encode(w http.ResponseWriter, ev *kv.Event) error {
+	buf := getBuf()
+	defer putBuf(buf)
+	buf.b = appendEvent(buf.b[:0], ev)
+	_, err := w.Write(buf.b)
 	return err
 }
 
@@ -346,10 +433,7 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			fmt.Sprintf("the requested history has been cleared [%d/%d]", start, kr.waitIndex), wt.StartIndex)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("X-Etcd-Index", strconv.FormatUint(wt.StartIndex, 10))
-	h.raftHeaders(hd)
+	h.successHeaders(w.Header(), wt.StartIndex)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	rc.Flush()
@@ -366,7 +450,7 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			if ev.Refresh {
 				continue
 			}
-			if err := h.encode(w, ev); err != nil {
+			if _, err := w.Write(h.events.encoded(ev)); err != nil {
 				return
 			}
 			rc.Flush()
@@ -380,10 +464,7 @@ func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 // writeActionOnly answers a write made with noValueOnSuccess=true:
 // {"action":...} alone, with the usual headers and status.
 func (h *Handler) writeActionOnly(w http.ResponseWriter, ev *kv.Event) {
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("X-Etcd-Index", strconv.FormatUint(ev.Index, 10))
-	h.raftHeaders(hd)
+	h.successHeaders(w.Header(), ev.Index)
 	code := http.StatusOK
 	if ev.IsCreated() {
 		code = http.StatusCreated
@@ -428,4 +509,48 @@ func (h *Handler) releaseWatch(addr string) {
 	if h.connWatches[addr]--; h.connWatches[addr] <= 0 {
 		delete(h.connWatches, addr)
 	}
+}
+
+// eventCache holds the encodings of the last events written to watches.
+// The store hands the same *kv.Event to every watcher it concerns, and its
+// encoding does not depend on the watcher, so a burst of watchers of one
+// key encodes each event once. An entry keeps its event alive, so a
+// pointer cannot be reused for another event while it is cached; events
+// are read-only (kv.Event), so the bytes stay right.
+type eventCache struct {
+	mu   sync.Mutex
+	next int // the entry to replace next
+	ents [eventCacheSize]struct {
+		ev *kv.Event
+		b  []byte // read-only once stored
+	}
+}
+
+// The cache holds at most eventCacheSize events, each encoded in at most
+// maxCachedEvent bytes (larger ones, big values, are encoded per watch), so
+// it pins little memory.
+const (
+	eventCacheSize = 16
+	maxCachedEvent = 8 << 10
+)
+
+// encoded returns ev's encoding. The caller must not modify it.
+func (c *eventCache) encoded(ev *kv.Event) []byte {
+	c.mu.Lock()
+	for _, e := range c.ents {
+		if e.ev == ev {
+			c.mu.Unlock()
+			return e.b
+		}
+	}
+	c.mu.Unlock()
+	b := appendEvent(nil, ev)
+	if len(b) > maxCachedEvent {
+		return b
+	}
+	c.mu.Lock()
+	c.ents[c.next].ev, c.ents[c.next].b = ev, b
+	c.next = (c.next + 1) % eventCacheSize
+	c.mu.Unlock()
+	return b
 }
