@@ -81,20 +81,30 @@
 //  1. Messages (leader appends, heartbeats, vote requests) go to the
 //     transport at once; a MsgSnap is sent by streaming the newest snapshot
 //     file through the transport's snapshot stream.
-//  2. A received snapshot is installed: kv.Restore from the file that
-//     ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot marker,
-//     MemoryStorage.ApplySnapshot.
+//  2. A Ready that carries a snapshot from the leader is handled whole on
+//     the loop, after the disk writer has drained: kv.Restore from the file
+//     that ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot
+//     marker, MemoryStorage.ApplySnapshot, then steps 3-5 synchronously.
 //  3. Committed entries are applied to the store in order; waiting
 //     requests are answered; ReadIndex reads are released once applied.
 //     Applying never blocks on watchers (kv drops slow stream watchers).
-//     Raft hands out only entries that are durable already, so answers do
-//     not wait for this Ready's fdatasync.
-//  4. HardState and Entries are saved with one wal.Save (one fdatasync,
-//     none when only the commit index moved), then appended to the
-//     MemoryStorage.
-//  5. Only then MessagesAfterPersist (MsgAppResp, vote responses) go out:
-//     no acknowledgement leaves before it is durable (a test checks this).
-//  6. Advance.
+//     Raft hands out only entries that are durable here already, so
+//     answers do not wait for this Ready's fdatasync.
+//  4. RawNode.AdvanceHandled, and the Ready goes to the disk writer
+//     (writer.go), a goroutine of its own. It saves the HardState and
+//     Entries of every Ready queued since its last Save with one
+//     wal.Save (one fdatasync, none when only the commit index moved):
+//     group commit, so the loop never waits for the disk and a batch grows
+//     with the disk's latency.
+//  5. Only then the writer sends the Readies' MessagesAfterPersist
+//     (MsgAppResp, vote responses): no acknowledgement leaves before it is
+//     durable (a test checks this). It reports the Readies back to the
+//     loop, which appends their entries to the MemoryStorage and calls
+//     RawNode.Persisted for each, in order: the leader's own
+//     acknowledgement and a member's own vote count only from here.
+//
+// The loop itself writes to the WAL (snapshot markers) only after the
+// writer has drained.
 //
 // Entry payload: an 8-byte little-endian request ID (0 when nobody waits),
 // the proposer's member ID (8 bytes little-endian), then kv.AppendRequest.

@@ -57,6 +57,10 @@ func (m *Member) run() {
 			}
 		case res := <-m.snapc:
 			m.snapshotDone(res)
+		case done := <-m.walOut:
+			if err := m.persisted(done); err != nil {
+				m.fail(err)
+			}
 		}
 		m.lastLoop.Store(time.Now().UnixNano())
 		for m.rn.HasReady() {
@@ -77,15 +81,15 @@ func (m *Member) handleReady() error {
 	// 1. Messages that acknowledge nothing may leave before persisting.
 	m.sendMessages(rd.Messages)
 	// 2. A snapshot from the leader replaces the state before anything
-	// after it is applied.
+	// after it is applied. It is installed on the loop, after the writer
+	// has made everything before it durable.
 	if !rd.Snapshot.IsEmpty() {
-		if err := m.installSnapshot(rd.Snapshot); err != nil {
-			return err
-		}
+		return m.handleSnapshotReady(rd)
 	}
 	// 3. Apply, answer waiting requests and reads. CommittedEntries are
-	// durable here already (raft hands out only entries of an earlier
-	// Ready), so clients get their answers before this Ready's fdatasync.
+	// durable here already (raft hands out only entries the writer has
+	// reported), so clients get their answers before this Ready's
+	// fdatasync.
 	if err := m.applyEntries(rd.CommittedEntries); err != nil {
 		return err
 	}
@@ -95,7 +99,40 @@ func (m *Member) handleReady() error {
 		m.mu.Unlock()
 	}
 	m.serveReads()
-	// 4. Save hard state and entries with one fdatasync.
+	m.rn.AdvanceHandled(rd)
+	// 4-5. The writer saves hard state and entries (one fdatasync, shared
+	// with whatever else is queued), then sends the acknowledgements of
+	// durable state, then the loop appends the entries to the
+	// MemoryStorage and tells raft (persisted). A Ready with nothing to
+	// persist or acknowledge skips the writer when nothing waits there.
+	if rd.HardState.IsEmpty() && len(rd.Entries) == 0 && len(rd.MessagesAfterPersist) == 0 && m.walQueued == 0 {
+		m.rn.Persisted(rd)
+	} else if err := m.handOff(rd); err != nil {
+		return err
+	}
+	m.maybeSnapshot()
+	m.maybeCampaignAlone()
+	return nil
+}
+
+// handleSnapshotReady handles a Ready that carries a snapshot from the
+// leader, synchronously: install, persist, acknowledge, apply, Advance.
+func (m *Member) handleSnapshotReady(rd raft.Ready) error {
+	if err := m.flushWriter(); err != nil {
+		return err
+	}
+	if err := m.installSnapshot(rd.Snapshot); err != nil {
+		return err
+	}
+	if err := m.applyEntries(rd.CommittedEntries); err != nil {
+		return err
+	}
+	if len(rd.ReadStates) > 0 {
+		m.mu.Lock()
+		m.pendingRead = append(m.pendingRead, rd.ReadStates...)
+		m.mu.Unlock()
+	}
+	m.serveReads()
 	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
 		if err := m.save(rd.HardState, rd.Entries); err != nil {
 			return fmt.Errorf("%w: %w", ErrFatal, err)
@@ -109,9 +146,7 @@ func (m *Member) handleReady() error {
 			return fmt.Errorf("%w: %w", ErrFatal, err)
 		}
 	}
-	// 5. Only now the acknowledgements of durable state.
 	m.sendMessages(rd.MessagesAfterPersist)
-	// 6. Advance.
 	m.rn.Advance(rd)
 	m.maybeSnapshot()
 	m.maybeCampaignAlone()
@@ -537,6 +572,10 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 func (m *Member) snapshotDone(res snapResult) {
 	m.snapshotting = false
+	if err := m.flushWriter(); err != nil {
+		m.fail(err)
+		return
+	}
 	m.stats.snapshotDone(res.err)
 	if res.err != nil {
 		m.logger.Error("snapshot failed", "index", res.meta.Index, "err", res.err)

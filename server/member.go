@@ -108,6 +108,12 @@ type Member struct {
 
 	actc  chan func(*raft.RawNode)
 	snapc chan snapResult
+	// The disk writer (writer.go): Readies to persist, and Readies made
+	// durable, in order. walQueued (loop-owned) counts those handed over
+	// and not yet reported back.
+	walIn     chan raft.Ready
+	walOut    chan []raft.Ready
+	walQueued int
 
 	// Loop-owned state.
 	confState     raft.ConfState
@@ -190,6 +196,8 @@ func New(cfg *config.Config, logger *slog.Logger) (*Member, error) {
 		rand:           rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 		actc:           make(chan func(*raft.RawNode), 4096),
 		snapc:          make(chan snapResult, 1),
+		walIn:          make(chan raft.Ready, maxWriterQueue),
+		walOut:         make(chan []raft.Ready, 1),
 		waiters:        map[uint64]chan result{},
 		readWaiters:    map[uint64]chan uint64{},
 		appliedCh:      make(chan struct{}),
@@ -338,6 +346,7 @@ func (m *Member) Start(ctx context.Context) error {
 	m.reqSeq.Store(uint64(time.Now().UnixNano()))
 	m.lastLoop.Store(time.Now().UnixNano())
 	m.startTime = time.Now().UTC()
+	m.goFunc(m.runWriter)
 	m.goFunc(m.run)
 	m.goFunc(m.publish)
 	// Clients are served once the member has published its attributes
