@@ -48,8 +48,10 @@
 // # Watches and history
 //
 // The history keeps the most recent events, bounded by Config.HistoryEvents
-// AND Config.HistoryBytes (default 100,000 events / 64 MiB, versus etcd's
-// fixed 1000). A watch from an index still retained is answered from the
+// AND Config.HistoryBytes (default 10,000 events / 16 MiB, versus etcd's
+// fixed 1000; the daemon's --watch-history sets the events). The history
+// is part of every snapshot, so a larger one costs memory, snapshot CPU
+// and disk. A watch from an index still retained is answered from the
 // history at once; an older index gets 401 with cause "the requested
 // history has been cleared [<start>/<asked>]".
 //

@@ -15,7 +15,7 @@ import (
 type Config struct {
 	// HistoryEvents and HistoryBytes bound the retained event history
 	// (for watches from a past index and for GetAt); the oldest events are
-	// dropped when either is exceeded. Defaults: 100,000 events, 64 MiB.
+	// dropped when either is exceeded. Defaults: 10,000 events, 16 MiB.
 	// All members must use the same limits for their snapshots to be
 	// byte-identical.
 	HistoryEvents int
@@ -31,8 +31,8 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultHistoryEvents = 100_000
-	DefaultHistoryBytes  = 64 << 20
+	DefaultHistoryEvents = 10_000
+	DefaultHistoryBytes  = 16 << 20
 	DefaultWatcherBuffer = 100
 )
 

@@ -35,7 +35,7 @@ func (m *Member) openStorage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDataDir, err)
 	}
-	m.store, err = kv.New(kv.Config{})
+	m.store, err = kv.New(kv.Config{HistoryEvents: m.cfg.WatchHistory})
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	ElectionTimeout   time.Duration
 	SnapshotCount     uint64
+	// WatchHistory is how many past events the store keeps for watches
+	// from an index (cairn's --watch-history; etcd keeps 1000).
+	WatchHistory int
 
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string

@@ -38,6 +38,7 @@ func TestDefaults(t *testing.T) {
 		HeartbeatInterval:        100 * time.Millisecond,
 		ElectionTimeout:          time.Second,
 		SnapshotCount:            10000,
+		WatchHistory:             10000,
 		LogLevel:                 "info",
 		MaxWALSegmentSize:        64 << 20,
 	}
@@ -189,6 +190,7 @@ func TestErrors(t *testing.T) {
 		{"bad bool from env", nil, []string{"CAIRN_ENABLE_V2=maybe"}, ErrUsage, `CAIRN_ENABLE_V2="maybe"`},
 		{"bad snapshot count", []string{"--snapshot-count=lots"}, nil, ErrUsage, `--snapshot-count="lots": want a whole number`},
 		{"zero snapshot count", []string{"--snapshot-count=0"}, nil, ErrInvalid, "--snapshot-count must be positive"},
+		{"zero watch history", []string{"--watch-history=0"}, nil, ErrUsage, `--watch-history="0": want a whole number of events, at least 1`},
 		{"bad segment size", []string{"--max-wal-segment-size=big"}, nil, ErrUsage, "want a number of bytes"},
 		{"small segment size", []string{"--max-wal-segment-size=1024"}, nil, ErrInvalid, "--max-wal-segment-size 1024 is below the minimum 65536 bytes"},
 		{"empty name", []string{"--name="}, nil, ErrInvalid, "--name must not be empty"},

@@ -87,7 +87,9 @@
 //   - Only http URLs: https (TLS), discovery and proxy flags do not exist.
 //   - Unlike etcd, member IDs are not derived from peer URLs: the member
 //     generates a random ID when it is created (see package server).
-//   - --max-wal-segment-size and --log-level are cairn's own.
+//   - --max-wal-segment-size, --watch-history and --log-level are cairn's
+//     own. --watch-history (default 10000 events, capped at 16 MiB) is how
+//     far back a watch with waitIndex can start; etcd keeps 1000 events.
 //
 // # Concurrency
 //

@@ -24,6 +24,7 @@ const (
 	DefaultHeartbeatMs              = 100
 	DefaultElectionMs               = 1000
 	DefaultSnapshotCount            = 10000
+	DefaultWatchHistory             = 10000
 	DefaultLogLevel                 = "info"
 	DefaultMaxWALSegmentSize        = 64 << 20
 )
@@ -53,6 +54,7 @@ var flagSpecs = []flagSpec{
 	{name: "enable-v2", def: "true", isBool: true},
 	{name: "log-level", def: DefaultLogLevel},
 	{name: "max-wal-segment-size", def: strconv.Itoa(DefaultMaxWALSegmentSize)},
+	{name: "watch-history", def: strconv.Itoa(DefaultWatchHistory)},
 	// ETCD_VERSION is a common variable in container images; it must not
 	// turn the daemon into "print the version and exit".
 	{name: "version", def: "false", isBool: true, noEnv: true},
@@ -210,6 +212,9 @@ func Parse(args []string, env []string) (*Config, error) {
 	}
 	if c.SnapshotCount, err = strconv.ParseUint(*vals["snapshot-count"], 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: %s=%q: want a whole number", ErrUsage, what("snapshot-count"), *vals["snapshot-count"])
+	}
+	if c.WatchHistory, err = strconv.Atoi(*vals["watch-history"]); err != nil || c.WatchHistory < 1 {
+		return nil, fmt.Errorf("%w: %s=%q: want a whole number of events, at least 1", ErrUsage, what("watch-history"), *vals["watch-history"])
 	}
 	if c.MaxWALSegmentSize, err = strconv.ParseInt(*vals["max-wal-segment-size"], 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: %s=%q: want a number of bytes", ErrUsage, what("max-wal-segment-size"), *vals["max-wal-segment-size"])

@@ -36,6 +36,8 @@ Member:
     List of URLs to listen on for client traffic (IP addresses or localhost).
   --max-wal-segment-size '67108864'
     Size in bytes at which the write-ahead log starts a new segment file.
+  --watch-history '10000'
+    Number of past events kept for watches from an index (etcd: 1000).
 
 Clustering:
   --initial-advertise-peer-urls 'http://localhost:2380'
