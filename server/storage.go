@@ -40,7 +40,7 @@ func (m *Member) openStorage(ctx context.Context) error {
 		return err
 	}
 	m.ms = raft.NewMemoryStorage()
-	walOpts := &wal.Options{SegmentSize: m.cfg.MaxWALSegmentSize, Logger: m.logger, UnsafeNoFsync: m.UnsafeNoFsync}
+	walOpts := &wal.Options{SegmentSize: m.cfg.MaxWALSegmentSize, Logger: m.logger, UnsafeNoFsync: m.UnsafeNoFsync, DirectIO: m.cfg.WALDirectIO}
 	if wal.Exist(walDir) {
 		if err := m.restart(walDir, walOpts); err != nil {
 			return err

@@ -39,6 +39,17 @@
 // replace the log from that index on (Raft §5.3); replay returns the log as
 // Raft last wrote it.
 //
+// With Options.DirectIO the tail segment is written through a second
+// descriptor opened O_DIRECT (where statx reports direct I/O alignments),
+// as whole alignment blocks: the partial block the log ends in is kept in
+// memory and rewritten with the next frames, padded with zeros. A synced
+// batch is then one pwritev2 with RWF_DSYNC instead of a write and an
+// fdatasync. The bytes on disk are the same as without it. It writes the
+// batch rounded to the disk's alignment per sync instead of whole page cache
+// pages (on the benchmark box: 400 instead of about 750 bytes per 256-byte
+// write), but there it also cost more CPU and fsync time, so it is off by
+// default.
+//
 // Any error of a write, fdatasync or fsync is fatal (ErrFatal): the WAL
 // refuses every later call with the same error and never retries the sync,
 // because on Linux a failed writeback can be reported once and then

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -49,4 +50,47 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// openDirect opens path (the file f) for direct writes that continue at off.
+// It fails where the file system does not report direct I/O alignments
+// (statx STATX_DIOALIGN, Linux 6.1 and later) or refuses O_DIRECT (tmpfs).
+func openDirect(f *os.File, path string, off int64) (*directTail, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st); err != nil {
+		return nil, err
+	}
+	align, mem := int64(st.Dio_offset_align), int(st.Dio_mem_align)
+	pow2 := func(v int64) bool { return v > 0 && v&(v-1) == 0 && v <= 64<<10 }
+	if st.Mask&unix.STATX_DIOALIGN == 0 || !pow2(align) || !pow2(int64(mem)) {
+		return nil, errors.ErrUnsupported
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, off&(align-1), align)
+	if _, err := f.ReadAt(head, off-int64(len(head))); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &directTail{f: os.NewFile(uintptr(fd), path), align: align, memAlign: mem, head: head}, nil
+}
+
+// writeSync writes b at off with RWF_DSYNC: durable on return.
+func writeSync(f *os.File, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwritev2(int(f.Fd()), [][]byte{b}, off, unix.RWF_DSYNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("short write to %s", f.Name())
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
 }

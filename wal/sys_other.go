@@ -19,3 +19,10 @@ func fallocateUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsu
 
 // lockDir does not lock outside Linux; it only checks that dir exists.
 func lockDir(dir string) (*os.File, error) { return os.Open(dir) }
+
+// openDirect: direct I/O is used on Linux only.
+func openDirect(f *os.File, path string, off int64) (*directTail, error) {
+	return nil, errors.ErrUnsupported
+}
+
+var writeSync func(f *os.File, b []byte, off int64) error

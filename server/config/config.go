@@ -77,6 +77,9 @@ type Config struct {
 	// MaxWALSegmentSize is the size in bytes at which the WAL starts a new
 	// segment file.
 	MaxWALSegmentSize int64
+	// WALDirectIO writes the WAL tail with O_DIRECT (wal.Options.DirectIO;
+	// --experimental-wal-direct-io).
+	WALDirectIO bool
 
 	// Version is set by --version: print the version and exit.
 	Version bool
