@@ -404,29 +404,28 @@ func (m *Member) Stop() {
 		m.mu.Lock()
 		servers := m.servers
 		m.mu.Unlock()
-		// Client requests in flight get their answer (proposals fail
-		// with "server stopped" now that stopc is closed); peers' streams
-		// are simply closed.
+		// Requests in flight get their answer (proposals fail with "server
+		// stopped" now that stopc is closed), on the peer listener too: a
+		// write forwarded by a follower may be answered just now (the
+		// leader removing itself answers the removal, then stops). The
+		// transport goes first, so that its long-lived streams do not hold
+		// up the graceful shutdown.
+		if m.tr != nil {
+			m.tr.Close()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		var wg sync.WaitGroup
 		for _, s := range servers {
-			if s.Handler == http.Handler(m.api) {
-				wg.Go(func() {
-					if s.Shutdown(ctx) != nil {
-						s.Close()
-					}
-				})
-			} else {
-				s.Close()
-			}
+			wg.Go(func() {
+				if s.Shutdown(ctx) != nil {
+					s.Close()
+				}
+			})
 		}
 		wg.Wait()
 		cancel()
 		for _, l := range append(m.peerLns, m.clientLns...) {
 			l.Close()
-		}
-		if m.tr != nil {
-			m.tr.Close()
 		}
 		m.wg.Wait()
 		if m.wal != nil {
