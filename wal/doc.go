@@ -29,8 +29,10 @@
 // returned SaveResult.Batch numbers batches (continuing across restarts);
 // when Save returns, that batch and all earlier ones are on disk. The one
 // exception (etcd's MustSync rule): a batch without entries whose hard state
-// differs from the saved one only in Commit is written but not synced
-// (SaveResult.Synced is false). Raft never needs a durable commit index (a
+// differs from the saved one only in Commit is not synced
+// (SaveResult.Synced is false), and not even written at once: its frame is
+// kept in memory and written with the next batch, at the next segment cut or
+// by Close. Raft never needs a durable commit index (a
 // restarted member learns it from the leader), and it becomes durable with
 // the next synced batch; a crash may lose it, and replay then returns the
 // older hard state. Segments

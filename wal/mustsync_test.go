@@ -47,3 +47,41 @@ func TestCommitOnlyBatchNotSynced(t *testing.T) {
 		t.Fatalf("replay: %+v, %d entries; want %+v, 4", hs, len(ents), want)
 	}
 }
+
+// TestCommitOnlyBatchWrittenLater: a commit-only batch costs no system call
+// of its own; it is written with the next batch, or by Close.
+func TestCommitOnlyBatchWrittenLater(t *testing.T) {
+	dir := newDir(t)
+	writes := 0
+	opts := &Options{ops: fileOps{writeAt: func(f *os.File, b []byte, off int64) (int, error) {
+		writes++
+		return f.WriteAt(b, off)
+	}}}
+	w := mustCreate(t, dir, opts)
+	save := func(hs raft.HardState, ents []raft.Entry, wantWrites int) {
+		t.Helper()
+		before := writes
+		if _, err := w.Save(hs, ents); err != nil {
+			t.Fatal(err)
+		}
+		if got := writes - before; got != wantWrites {
+			t.Fatalf("Save(commit %d, %d entries): %d writes, want %d", hs.Commit, len(ents), got, wantWrites)
+		}
+	}
+	save(raft.HardState{Term: 1, Vote: 1, Commit: 0}, mkEnts(1, 3, 1, 16), 1)
+	save(raft.HardState{Term: 1, Vote: 1, Commit: 2}, nil, 0)
+	save(raft.HardState{Term: 1, Vote: 1, Commit: 3}, nil, 0)
+	save(raft.HardState{Term: 1, Vote: 1, Commit: 3}, mkEnts(4, 1, 1, 16), 1)
+	save(raft.HardState{Term: 1, Vote: 1, Commit: 4}, nil, 0)
+	before := writes
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if writes != before+1 {
+		t.Fatalf("Close wrote %d times, want 1", writes-before)
+	}
+	_, hs, ents := reopen(t, dir, SnapshotMarker{}, nil)
+	if hs.Commit != 4 || len(ents) != 4 {
+		t.Fatalf("replay: %+v, %d entries; want commit 4, 4 entries", hs, len(ents))
+	}
+}
