@@ -25,10 +25,8 @@ type directTail struct {
 	raw  []byte // scratch space; buffer returns an aligned window of it
 }
 
-// write writes b at off (the end of the log) as whole aligned blocks; with
-// sync, the write is durable when it returns (RWF_DSYNC: one system call
-// instead of a write and an fdatasync).
-func (d *directTail) write(ops *fileOps, b []byte, off int64, sync bool) error {
+// write writes b at off (the end of the log) as whole aligned blocks.
+func (d *directTail) write(ops *fileOps, b []byte, off int64) error {
 	start := off - int64(len(d.head))
 	n := len(d.head) + len(b)
 	size := int((int64(n) + d.align - 1) &^ (d.align - 1))
@@ -36,13 +34,7 @@ func (d *directTail) write(ops *fileOps, b []byte, off int64, sync bool) error {
 	copy(buf, d.head)
 	copy(buf[len(d.head):], b)
 	clear(buf[n:])
-	var err error
-	if sync && ops.writeSync != nil {
-		err = ops.writeSync(d.f, buf, start)
-	} else {
-		err = writeFull(ops, d.f, buf, start)
-	}
-	if err != nil {
+	if err := writeFull(ops, d.f, buf, start); err != nil {
 		return err
 	}
 	k := int((off + int64(len(b))) & (d.align - 1))

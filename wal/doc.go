@@ -44,13 +44,12 @@
 // With Options.DirectIO the tail segment is written through a second
 // descriptor opened O_DIRECT (where statx reports direct I/O alignments),
 // as whole alignment blocks: the partial block the log ends in is kept in
-// memory and rewritten with the next frames, padded with zeros. A synced
-// batch is then one pwritev2 with RWF_DSYNC instead of a write and an
-// fdatasync. The bytes on disk are the same as without it. It writes the
+// memory and rewritten with the next frames, padded with zeros, then
+// fdatasync as always. The bytes on disk are the same as without it. It writes the
 // batch rounded to the disk's alignment per sync instead of whole page cache
-// pages (on the benchmark box: 400 instead of about 750 bytes per 256-byte
-// write), but there it also cost more CPU and fsync time, so it is off by
-// default.
+// pages: on the benchmark box 400 instead of 700-840 bytes per 256-byte
+// write, at the same throughput and CPU (docs/performance.md). Off in the
+// zero Options; the daemon turns it on (--wal-direct-io).
 //
 // Any error of a write, fdatasync or fsync is fatal (ErrFatal): the WAL
 // refuses every later call with the same error and never retries the sync,

@@ -21,10 +21,6 @@ type fileOps struct {
 	fsync func(f *os.File) error
 	// fallocate reserves the first size bytes of f, growing it.
 	fallocate func(f *os.File, size int64) error
-	// writeSync writes all of b at off of f (opened with O_DIRECT) and
-	// returns once it is durable, as write plus fdatasync would; nil where
-	// the system has no such call, and with UnsafeNoFsync.
-	writeSync func(f *os.File, b []byte, off int64) error
 }
 
 func defaultOps() fileOps {
@@ -33,7 +29,6 @@ func defaultOps() fileOps {
 		fdatasync: fdatasync,
 		fsync:     func(f *os.File) error { return f.Sync() },
 		fallocate: fallocate,
-		writeSync: writeSync,
 	}
 }
 

@@ -19,7 +19,10 @@ import (
 
 // crashChildEnv switches the test binary into the child role of
 // TestCrashSubprocess; its value is the WAL directory.
-const crashChildEnv = "CAIRN_WAL_CRASH_CHILD"
+const (
+	crashChildEnv  = "CAIRN_WAL_CRASH_CHILD"
+	crashDirectEnv = "CAIRN_WAL_CRASH_DIRECT"
+)
 
 const crashSegmentSize = 4096
 
@@ -36,14 +39,19 @@ func TestCrashChild(t *testing.T) {
 		fmt.Fprintf(os.Stdout, "ERR %v\n", err)
 		os.Exit(3)
 	}
-	opts := &Options{SegmentSize: crashSegmentSize}
+	direct := os.Getenv(crashDirectEnv) != ""
+	opts := &Options{SegmentSize: crashSegmentSize, DirectIO: direct}
 	// One write in 40 is torn: only a random prefix of it reaches the file
 	// and the child kills itself before the fdatasync, as a power cut
 	// would leave it.
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	opts.ops.writeAt = func(f *os.File, b []byte, off int64) (int, error) {
 		if rnd.IntN(40) == 0 {
-			f.WriteAt(b[:rnd.IntN(len(b))], off)
+			n := rnd.IntN(len(b))
+			if direct {
+				n &^= 511 // an O_DIRECT write tears at sector boundaries
+			}
+			f.WriteAt(b[:n], off)
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
@@ -113,6 +121,9 @@ func TestCrashSubprocess(t *testing.T) {
 	for i := 0; i < iters && time.Since(start) < budget; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		if i%2 == 1 { // every other child writes with O_DIRECT
+			cmd.Env = append(cmd.Env, crashDirectEnv+"=1")
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package wal
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -75,22 +74,4 @@ func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 		return nil, err
 	}
 	return &directTail{f: os.NewFile(uintptr(fd), path), align: align, memAlign: mem, head: head}, nil
-}
-
-// writeSync writes b at off with RWF_DSYNC: durable on return.
-func writeSync(f *os.File, b []byte, off int64) error {
-	for len(b) > 0 {
-		n, err := unix.Pwritev2(int(f.Fd()), [][]byte{b}, off, unix.RWF_DSYNC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("short write to %s", f.Name())
-		}
-		b, off = b[n:], off+int64(n)
-	}
-	return nil
 }

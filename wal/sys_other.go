@@ -24,5 +24,3 @@ func lockDir(dir string) (*os.File, error) { return os.Open(dir) }
 func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 	return nil, errors.ErrUnsupported
 }
-
-var writeSync func(f *os.File, b []byte, off int64) error

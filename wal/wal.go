@@ -86,7 +86,6 @@ func (o *Options) resolve() (Options, error) {
 	if r.UnsafeNoFsync {
 		r.ops.fdatasync = func(*os.File) error { return nil }
 		r.ops.fsync = func(*os.File) error { return nil }
-		r.ops.writeSync = nil
 	}
 	return r, nil
 }
@@ -447,11 +446,7 @@ func (w *WAL) writeOut(b []byte, sync bool) error {
 	}
 	var err error
 	if w.direct != nil {
-		err = w.direct.write(&w.opts.ops, b, at, sync)
-		if err == nil && sync && w.opts.ops.writeSync != nil {
-			w.off = at + int64(len(b))
-			return nil
-		}
+		err = w.direct.write(&w.opts.ops, b, at)
 	} else {
 		err = writeFull(&w.opts.ops, w.tail, b, at)
 	}

@@ -77,8 +77,8 @@ type Config struct {
 	// MaxWALSegmentSize is the size in bytes at which the WAL starts a new
 	// segment file.
 	MaxWALSegmentSize int64
-	// WALDirectIO writes the WAL tail with O_DIRECT (wal.Options.DirectIO;
-	// --experimental-wal-direct-io).
+	// WALDirectIO writes the WAL tail with O_DIRECT where the file system
+	// supports it (wal.Options.DirectIO; --wal-direct-io, default true).
 	WALDirectIO bool
 
 	// Version is set by --version: print the version and exit.

@@ -39,6 +39,7 @@ func TestDefaults(t *testing.T) {
 		ElectionTimeout:          time.Second,
 		SnapshotCount:            10000,
 		WatchHistory:             10000,
+		WALDirectIO:              true,
 		LogLevel:                 "info",
 		MaxWALSegmentSize:        64 << 20,
 	}

@@ -87,8 +87,8 @@
 //   - Only http URLs: https (TLS), discovery and proxy flags do not exist.
 //   - Unlike etcd, member IDs are not derived from peer URLs: the member
 //     generates a random ID when it is created (see package server).
-//   - --max-wal-segment-size, --watch-history and --log-level are cairn's
-//     own. --watch-history (default 10000 events, capped at 16 MiB) is how
+//   - --max-wal-segment-size, --watch-history, --wal-direct-io and
+//     --log-level are cairn's own. --watch-history (default 10000 events, capped at 16 MiB) is how
 //     far back a watch with waitIndex can start; etcd keeps 1000 events.
 //
 // # Concurrency

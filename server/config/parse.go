@@ -55,7 +55,7 @@ var flagSpecs = []flagSpec{
 	{name: "log-level", def: DefaultLogLevel},
 	{name: "max-wal-segment-size", def: strconv.Itoa(DefaultMaxWALSegmentSize)},
 	{name: "watch-history", def: strconv.Itoa(DefaultWatchHistory)},
-	{name: "experimental-wal-direct-io", def: "false", isBool: true},
+	{name: "wal-direct-io", def: "true", isBool: true},
 	// ETCD_VERSION is a common variable in container images; it must not
 	// turn the daemon into "print the version and exit".
 	{name: "version", def: "false", isBool: true, noEnv: true},
@@ -214,7 +214,7 @@ func Parse(args []string, env []string) (*Config, error) {
 	if c.SnapshotCount, err = strconv.ParseUint(*vals["snapshot-count"], 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: %s=%q: want a whole number", ErrUsage, what("snapshot-count"), *vals["snapshot-count"])
 	}
-	c.WALDirectIO = *bools["experimental-wal-direct-io"]
+	c.WALDirectIO = *bools["wal-direct-io"]
 	if c.WatchHistory, err = strconv.Atoi(*vals["watch-history"]); err != nil || c.WatchHistory < 1 {
 		return nil, fmt.Errorf("%w: %s=%q: want a whole number of events, at least 1", ErrUsage, what("watch-history"), *vals["watch-history"])
 	}

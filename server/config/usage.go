@@ -38,9 +38,10 @@ Member:
     Size in bytes at which the write-ahead log starts a new segment file.
   --watch-history '10000'
     Number of past events kept for watches from an index (etcd: 1000).
-  --experimental-wal-direct-io 'false'
-    Write the WAL with O_DIRECT: fewer bytes per fsync (the batch rounded to
-    512 bytes, not 4 KiB pages), but on some disks slower; measure first.
+  --wal-direct-io 'true'
+    Write the WAL with O_DIRECT where the file system supports it: each sync
+    writes the batch rounded to the disk's alignment (often 512 bytes)
+    instead of whole 4 KiB pages. false writes through the page cache.
 
 Clustering:
   --initial-advertise-peer-urls 'http://localhost:2380'
