@@ -93,6 +93,12 @@ func TestParse(t *testing.T) {
 		{"bool from env", nil, []string{"ETCD_ENABLE_V2=true"}, func(c *Config) string {
 			return expect(len(c.Warnings) == 0, c)
 		}},
+		{"cairn's own flags from env", nil, []string{"CAIRN_WAL_DIRECT_IO=false", "CAIRN_WATCH_HISTORY=500"}, func(c *Config) string {
+			return expect(!c.WALDirectIO && c.WatchHistory == 500 && len(c.Warnings) == 0, c)
+		}},
+		{"cairn's own flags", []string{"--wal-direct-io=false", "--watch-history", "20"}, nil, func(c *Config) string {
+			return expect(!c.WALDirectIO && c.WatchHistory == 20, c)
+		}},
 		{"enable-v2 false warns", []string{"--enable-v2=false"}, nil, func(c *Config) string {
 			return expect(len(c.Warnings) == 1 && strings.Contains(c.Warnings[0], "--enable-v2=false is ignored"), c)
 		}},
