@@ -90,15 +90,9 @@ func (m *Member) handleReady() error {
 	// durable here already (raft hands out only entries the writer has
 	// reported), so clients get their answers before this Ready's
 	// fdatasync.
-	if err := m.applyEntries(rd.CommittedEntries); err != nil {
+	if err := m.applyAndRead(&rd); err != nil {
 		return err
 	}
-	if len(rd.ReadStates) > 0 {
-		m.mu.Lock()
-		m.pendingRead = append(m.pendingRead, rd.ReadStates...)
-		m.mu.Unlock()
-	}
-	m.serveReads()
 	m.rn.AdvanceHandled(rd)
 	// 4-5. The writer saves hard state and entries (one fdatasync, shared
 	// with whatever else is queued), then sends the acknowledgements of
@@ -124,6 +118,27 @@ func (m *Member) handleSnapshotReady(rd raft.Ready) error {
 	if err := m.installSnapshot(rd.Snapshot); err != nil {
 		return err
 	}
+	if err := m.applyAndRead(&rd); err != nil {
+		return err
+	}
+	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
+		if err := m.save(rd.HardState, rd.Entries); err != nil {
+			return fmt.Errorf("%w: %w", ErrFatal, err)
+		}
+		if err := m.recordDurable(&rd); err != nil {
+			return err
+		}
+	}
+	m.sendMessages(rd.MessagesAfterPersist)
+	m.rn.Advance(rd)
+	m.maybeSnapshot()
+	m.maybeCampaignAlone()
+	return nil
+}
+
+// applyAndRead applies rd's committed entries and serves the reads that
+// became possible.
+func (m *Member) applyAndRead(rd *raft.Ready) error {
 	if err := m.applyEntries(rd.CommittedEntries); err != nil {
 		return err
 	}
@@ -133,23 +148,20 @@ func (m *Member) handleSnapshotReady(rd raft.Ready) error {
 		m.mu.Unlock()
 	}
 	m.serveReads()
-	if !rd.HardState.IsEmpty() || len(rd.Entries) > 0 {
-		if err := m.save(rd.HardState, rd.Entries); err != nil {
-			return fmt.Errorf("%w: %w", ErrFatal, err)
-		}
-		if !rd.HardState.IsEmpty() {
-			m.ms.SetHardState(rd.HardState)
-			m.term.Store(rd.HardState.Term)
-			m.stats.commit.Store(rd.HardState.Commit)
-		}
-		if err := m.ms.Append(rd.Entries); err != nil {
-			return fmt.Errorf("%w: %w", ErrFatal, err)
-		}
+	return nil
+}
+
+// recordDurable appends the entries of rd, now durable, to the
+// MemoryStorage and publishes its hard state.
+func (m *Member) recordDurable(rd *raft.Ready) error {
+	if !rd.HardState.IsEmpty() {
+		m.ms.SetHardState(rd.HardState)
+		m.term.Store(rd.HardState.Term)
+		m.stats.commit.Store(rd.HardState.Commit)
 	}
-	m.sendMessages(rd.MessagesAfterPersist)
-	m.rn.Advance(rd)
-	m.maybeSnapshot()
-	m.maybeCampaignAlone()
+	if err := m.ms.Append(rd.Entries); err != nil {
+		return fmt.Errorf("%w: %w", ErrFatal, err)
+	}
 	return nil
 }
 

@@ -107,16 +107,21 @@ func (m *Member) handOff(rd raft.Ready) error {
 			default:
 			}
 		}
-		select {
-		case done := <-m.walOut:
-			if err := m.persisted(done); err != nil {
-				return err
-			}
-		case <-m.failc:
-			return ErrFatal
-		case <-m.stopc:
-			return errStopped
+		if err := m.awaitWriter(); err != nil {
+			return err
 		}
+	}
+}
+
+// awaitWriter waits for the writer's next report and records it.
+func (m *Member) awaitWriter() error {
+	select {
+	case done := <-m.walOut:
+		return m.persisted(done)
+	case <-m.failc:
+		return ErrFatal
+	case <-m.stopc:
+		return errStopped
 	}
 }
 
@@ -124,16 +129,10 @@ func (m *Member) handOff(rd raft.Ready) error {
 // the MemoryStorage and raft hears they are durable, in order.
 func (m *Member) persisted(done []raft.Ready) error {
 	for i := range done {
-		rd := &done[i]
-		if !rd.HardState.IsEmpty() {
-			m.ms.SetHardState(rd.HardState)
-			m.term.Store(rd.HardState.Term)
-			m.stats.commit.Store(rd.HardState.Commit)
+		if err := m.recordDurable(&done[i]); err != nil {
+			return err
 		}
-		if err := m.ms.Append(rd.Entries); err != nil {
-			return fmt.Errorf("%w: %w", ErrFatal, err)
-		}
-		m.rn.Persisted(*rd)
+		m.rn.Persisted(done[i])
 	}
 	m.walQueued -= len(done)
 	return nil
@@ -144,15 +143,8 @@ func (m *Member) persisted(done []raft.Ready) error {
 // received snapshot).
 func (m *Member) flushWriter() error {
 	for m.walQueued > 0 {
-		select {
-		case done := <-m.walOut:
-			if err := m.persisted(done); err != nil {
-				return err
-			}
-		case <-m.failc:
-			return ErrFatal
-		case <-m.stopc:
-			return errStopped
+		if err := m.awaitWriter(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -722,19 +722,7 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 		nw.check.snapshot(m.ID, s, term)
 		nw.check.state(m.ID, m.applied, m.digest)
 	}
-	if len(rd.Entries) > 0 {
-		if err := m.Storage.Append(rd.Entries); err != nil {
-			nw.check.failf("member %d: Append [%d,%d]: %v", m.ID, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
-		}
-		nw.check.appended(m.ID, m.Storage, rd.Entries)
-	}
-	if !rd.HardState.IsEmpty() {
-		if err := m.Storage.SetHardState(rd.HardState); err != nil {
-			nw.check.failf("member %d: SetHardState: %v", m.ID, err)
-		}
-		nw.check.hardState(m.ID, m.Storage, m.hs, rd.HardState)
-		m.hs = rd.HardState
-	}
+	nw.store(m, &rd)
 	if rd.SoftState != nil && rd.SoftState.RaftState == raft.StateLeader {
 		// Checked after persisting: the leader's log is now in storage.
 		nw.check.leader(m.ID, term, rd.SoftState.Lead, m.Storage)
@@ -812,19 +800,7 @@ func (nw *Network) persistWaiting(m *Member, n int) {
 	for ; n > 0 && len(m.waiting) > 0 && m.node != nil; n-- {
 		rd := m.waiting[0]
 		m.waiting = m.waiting[1:]
-		if len(rd.Entries) > 0 {
-			if err := m.Storage.Append(rd.Entries); err != nil {
-				nw.check.failf("member %d: Append [%d,%d]: %v", m.ID, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
-			}
-			nw.check.appended(m.ID, m.Storage, rd.Entries)
-		}
-		if !rd.HardState.IsEmpty() {
-			if err := m.Storage.SetHardState(rd.HardState); err != nil {
-				nw.check.failf("member %d: SetHardState: %v", m.ID, err)
-			}
-			nw.check.hardState(m.ID, m.Storage, m.hs, rd.HardState)
-			m.hs = rd.HardState
-		}
+		nw.store(m, &rd)
 		if m.crashAt == CrashAfterPersist && (!rd.HardState.IsEmpty() || len(rd.Entries) > 0) {
 			nw.Crash(m.ID)
 			return
@@ -833,6 +809,24 @@ func (nw *Network) persistWaiting(m *Member, n int) {
 			nw.send(m, msg)
 		}
 		m.node.Persisted(rd)
+	}
+}
+
+// store writes rd's entries and hard state to m's storage (its disk), with
+// the checker watching.
+func (nw *Network) store(m *Member, rd *raft.Ready) {
+	if len(rd.Entries) > 0 {
+		if err := m.Storage.Append(rd.Entries); err != nil {
+			nw.check.failf("member %d: Append [%d,%d]: %v", m.ID, rd.Entries[0].Index, rd.Entries[len(rd.Entries)-1].Index, err)
+		}
+		nw.check.appended(m.ID, m.Storage, rd.Entries)
+	}
+	if !rd.HardState.IsEmpty() {
+		if err := m.Storage.SetHardState(rd.HardState); err != nil {
+			nw.check.failf("member %d: SetHardState: %v", m.ID, err)
+		}
+		nw.check.hardState(m.ID, m.Storage, m.hs, rd.HardState)
+		m.hs = rd.HardState
 	}
 }
 
