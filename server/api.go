@@ -104,23 +104,37 @@ func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]b
 		m.waiters[id] = ch
 		m.mu.Unlock()
 		data, cc := mk(id)
-		var perr error
-		err := m.do(ctx, func(rn *raft.RawNode) {
+		// The proposal is queued for the loop without waiting for it to
+		// run: the caller wakes up once, for the answer (a refused
+		// proposal answers ch at once, with dropped set).
+		propose := func(rn *raft.RawNode) {
+			var err error
 			if conf {
-				perr = rn.ProposeConfChange(cc)
+				err = rn.ProposeConfChange(cc)
 			} else {
-				perr = rn.Propose(data)
+				err = rn.Propose(data)
 			}
-		})
-		if err == nil && perr == nil {
+			if err != nil {
+				ch <- result{dropped: true}
+			}
+		}
+		var err error
+		select {
+		case m.actc <- propose:
 			select {
 			case r := <-ch:
-				return r, nil
+				if !r.dropped {
+					return r, nil
+				}
 			case <-ctx.Done():
-				err = httpapi.ErrTimeout
+				err = ctx.Err()
 			case <-m.stopc:
 				err = errStopped
 			}
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-m.stopc:
+			err = errStopped
 		}
 		m.mu.Lock()
 		delete(m.waiters, id)

@@ -347,7 +347,7 @@ func (m *Member) applyRequest(e raft.Entry) error {
 		m.cluster.load(m.store)
 	}
 	if proposer == m.id {
-		m.trigger(id, result{ev, err})
+		m.trigger(id, result{ev: ev, err: err})
 	}
 	return nil
 }

@@ -168,6 +168,9 @@ type Member struct {
 type result struct {
 	ev  *kv.Event
 	err error
+	// dropped: raft refused the proposal (no leader, a transfer under
+	// way, ...); nothing was proposed and the caller may retry.
+	dropped bool
 }
 
 type snapResult struct {
