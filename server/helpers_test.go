@@ -28,14 +28,35 @@ type testNode struct {
 	extraFlags []string
 }
 
+// portsGiven remembers the ports freePort handed out in this process, so
+// that two members of one test never get the same one (the kernel may hand
+// a port it just released out again at once).
+var portsGiven struct {
+	sync.Mutex
+	m map[string]bool
+}
+
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsGiven.Lock()
+	defer portsGiven.Unlock()
+	if portsGiven.m == nil {
+		portsGiven.m = map[string]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !portsGiven.m[addr] {
+			portsGiven.m[addr] = true
+			return addr
+		}
+	}
+	t.Fatal("no unused loopback port in 100 tries")
+	return ""
 }
 
 func newTestNode(t testing.TB, name string, extra ...string) *testNode {
