@@ -224,8 +224,6 @@ func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
 	return 0, 0
 }
 
-func (l *raftLog) unstableEntries() []Entry { return l.unstable.entries }
-
 // nextCommittedEnts returns the committed, durable, unapplied entries.
 func (l *raftLog) nextCommittedEnts() []Entry {
 	lo, hi := l.applied+1, min(l.committed, l.stableLastIndex())+1

@@ -118,9 +118,8 @@ func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]b
 				ch <- result{dropped: true}
 			}
 		}
-		var err error
-		select {
-		case m.actc <- propose:
+		err := m.queue(ctx, propose)
+		if err == nil {
 			select {
 			case r := <-ch:
 				if !r.dropped {
@@ -131,10 +130,6 @@ func (m *Member) propose(ctx context.Context, conf bool, mk func(id uint64) ([]b
 			case <-m.stopc:
 				err = errStopped
 			}
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-m.stopc:
-			err = errStopped
 		}
 		m.mu.Lock()
 		delete(m.waiters, id)

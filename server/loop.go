@@ -247,15 +247,24 @@ func (m *Member) enqueue(f func(*raft.RawNode)) {
 	}
 }
 
-// do runs f on the loop and waits for it to have run.
-func (m *Member) do(ctx context.Context, f func(*raft.RawNode)) error {
-	done := make(chan struct{})
+// queue hands f to the loop without waiting for it to run; it waits only
+// while the loop's queue is full.
+func (m *Member) queue(ctx context.Context, f func(*raft.RawNode)) error {
 	select {
-	case m.actc <- func(rn *raft.RawNode) { f(rn); close(done) }:
+	case m.actc <- f:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-m.stopc:
 		return errStopped
+	}
+}
+
+// do runs f on the loop and waits for it to have run.
+func (m *Member) do(ctx context.Context, f func(*raft.RawNode)) error {
+	done := make(chan struct{})
+	if err := m.queue(ctx, func(rn *raft.RawNode) { f(rn); close(done) }); err != nil {
+		return err
 	}
 	select {
 	case <-done:

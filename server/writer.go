@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 
 	"cairn/raft"
 )
@@ -21,11 +22,11 @@ const maxWriterQueue = 1024
 
 // runWriter is the disk writer goroutine.
 func (m *Member) runWriter() {
-	var batch []raft.Ready
 	for {
+		var batch []raft.Ready
 		select {
 		case rd := <-m.walIn:
-			batch = append(batch[:0], rd)
+			batch = append(batch, rd)
 		case <-m.stopc:
 			return
 		}
@@ -48,13 +49,11 @@ func (m *Member) runWriter() {
 		for i := range batch {
 			m.sendMessages(batch[i].MessagesAfterPersist)
 		}
-		done := append([]raft.Ready(nil), batch...)
 		select {
-		case m.walOut <- done:
+		case m.walOut <- batch: // the loop owns batch from here on
 		case <-m.stopc:
 			return
 		}
-		clear(batch)
 	}
 }
 
@@ -65,7 +64,7 @@ func (m *Member) runWriter() {
 func mergeReadies(rds []raft.Ready) (raft.HardState, []raft.Entry) {
 	var hs raft.HardState
 	var ents []raft.Entry
-	single := true
+	owned := false // ents is a copy, not raft's own slice
 	for i := range rds {
 		rd := &rds[i]
 		if !rd.HardState.IsEmpty() {
@@ -74,23 +73,17 @@ func mergeReadies(rds []raft.Ready) (raft.HardState, []raft.Entry) {
 		if len(rd.Entries) == 0 {
 			continue
 		}
-		if ents == nil && single {
+		if ents == nil {
 			ents = rd.Entries // no copy while only one Ready has entries
 			continue
 		}
-		if single {
-			ents = append([]raft.Entry(nil), ents...)
-			single = false
+		if !owned {
+			ents, owned = slices.Clone(ents), true
 		}
+		// Entries from first on are replaced (ents is never empty here).
 		first := rd.Entries[0].Index
-		if n := len(ents); n > 0 && first <= ents[n-1].Index {
-			keep := 0
-			if first > ents[0].Index {
-				keep = int(first - ents[0].Index)
-			}
-			ents = ents[:keep]
-		}
-		ents = append(ents, rd.Entries...)
+		keep := min(max(first, ents[0].Index)-ents[0].Index, uint64(len(ents)))
+		ents = append(ents[:keep], rd.Entries...)
 	}
 	return hs, ents
 }
