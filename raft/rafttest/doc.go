@@ -29,6 +29,12 @@
 //  4. apply CommittedEntries (ApplyConfChange for conf changes);
 //  5. Advance.
 //
+// With Network.AsyncPersist (every odd seed of the randomized test) the loop
+// is instead that of an application with its own disk writer: steps 1 and
+// 4, AdvanceHandled, and the Ready waits; waiting Readies are persisted in
+// order at random moments (all of them on each tick), each followed by its
+// MessagesAfterPersist and Persisted. A crash loses the waiting ones.
+//
 // A crash (Network.Crash) drops the RawNode and the state machine; the
 // storage and the messages already on the wire survive. A member can also be
 // made to crash inside its next Ready loop, after step 1 or after step 2
