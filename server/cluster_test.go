@@ -40,10 +40,12 @@ func TestThreeMembers(t *testing.T) {
 		}
 	}
 
-	// A watch on the follower sees a write made through the leader.
-	wc := make(chan response, 1)
-	go func() { wc <- do(t, "GET", follower.clientURL+"/v2/keys/w", url.Values{"wait": {"true"}}) }()
-	r := put(t, lead, "/w", "on-leader")
+	// A watch on the follower sees a write made through the leader. It
+	// waits from the next index on, so it sees the write even if the write
+	// lands before the watch is registered.
+	r := do(t, "GET", follower.clientURL+"/v2/keys/", nil)
+	wc := goDo(t, "GET", follower.clientURL+"/v2/keys/w", url.Values{"wait": {"true"}, "waitIndex": {incr(r.header.Get("X-Etcd-Index"))}})
+	r = put(t, lead, "/w", "on-leader")
 	w := <-wc
 	if w.code != 200 || !strings.Contains(w.body, `"value":"on-leader"`) {
 		t.Fatalf("watch on follower: %d %s", w.code, w.body)
@@ -73,12 +75,9 @@ func TestThreeMembers(t *testing.T) {
 		t.Fatalf("ttl write: %d %s", r.code, r.body)
 	}
 	setIndex := r.header.Get("X-Etcd-Index")
-	watches := make([]chan response, len(nodes))
+	watches := make([]<-chan response, len(nodes))
 	for i, n := range nodes {
-		watches[i] = make(chan response, 1)
-		go func() {
-			watches[i] <- do(t, "GET", n.clientURL+"/v2/keys/ttl", url.Values{"wait": {"true"}, "waitIndex": {incr(setIndex)}})
-		}()
+		watches[i] = goDo(t, "GET", n.clientURL+"/v2/keys/ttl", url.Values{"wait": {"true"}, "waitIndex": {incr(setIndex)}})
 	}
 	clock.advance(10 * time.Second)
 	var first string

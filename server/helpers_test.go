@@ -175,6 +175,29 @@ var testClient = &http.Client{Timeout: 15 * time.Second}
 
 func do(t testing.TB, method, u string, form url.Values) response {
 	t.Helper()
+	r, err := tryDo(t, method, u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// goDo runs a request on its own goroutine (a watch, say). It never calls
+// t.Fatal there, which would end that goroutine and leave the test waiting
+// forever: a failed request answers code 0 with the error as the body.
+func goDo(t testing.TB, method, u string, form url.Values) <-chan response {
+	c := make(chan response, 1)
+	go func() {
+		r, err := tryDo(t, method, u, form)
+		if err != nil {
+			r = response{body: err.Error()}
+		}
+		c <- r
+	}()
+	return c
+}
+
+func tryDo(t testing.TB, method, u string, form url.Values) (response, error) {
 	var body io.Reader
 	if form != nil && (method == http.MethodPut || method == http.MethodPost) {
 		body = strings.NewReader(form.Encode())
@@ -183,21 +206,21 @@ func do(t testing.TB, method, u string, form url.Values) response {
 	}
 	req, err := http.NewRequestWithContext(t.Context(), method, u, body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := testClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
-	return response{resp.StatusCode, resp.Header, string(b)}
+	return response{resp.StatusCode, resp.Header, string(b)}, nil
 }
 
 func doJSON(t testing.TB, method, u, body string) response {

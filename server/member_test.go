@@ -47,10 +47,7 @@ func TestSingleMemberKeysAndRestart(t *testing.T) {
 	}
 
 	// Watch: a waiting GET gets the next change.
-	wc := make(chan response, 1)
-	go func() {
-		wc <- do(t, "GET", n.clientURL+"/v2/keys/foo", url.Values{"wait": {"true"}, "waitIndex": {"8"}})
-	}()
+	wc := goDo(t, "GET", n.clientURL+"/v2/keys/foo", url.Values{"wait": {"true"}, "waitIndex": {"8"}})
 	put(t, n, "/foo", "w")
 	w := <-wc
 	if w.code != 200 || !strings.HasPrefix(w.body, `{"action":"set","node":{"key":"/foo","value":"w","modifiedIndex":8,`) {
