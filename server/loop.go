@@ -74,11 +74,19 @@ func (m *Member) run() {
 
 // handleReady carries out one Ready in the order doc.go lists.
 func (m *Member) handleReady() error {
+	// Messages are queued as the Ready is handled and written at the end,
+	// after the writer has been handed its work.
+	defer m.push()
 	rd := m.rn.Ready()
+	prevHS := m.lastHS
+	if !rd.HardState.IsEmpty() {
+		m.lastHS = rd.HardState
+	}
 	if rd.SoftState != nil {
 		m.softStateChanged(*rd.SoftState)
 	}
-	// 1. Messages that acknowledge nothing may leave before persisting.
+	// 1. Messages that acknowledge nothing may leave before persisting
+	// (queued now, written by the deferred push).
 	m.sendMessages(rd.Messages)
 	// 2. A snapshot from the leader replaces the state before anything
 	// after it is applied. It is installed on the loop, after the writer
@@ -99,19 +107,42 @@ func (m *Member) handleReady() error {
 	// durable state, then the loop appends the entries to the
 	// MemoryStorage and tells raft (persisted). A Ready with nothing to
 	// persist or acknowledge skips the writer when nothing waits there.
-	if rd.HardState.IsEmpty() && len(rd.Entries) == 0 && len(rd.MessagesAfterPersist) == 0 && m.walQueued == 0 {
+	switch {
+	case len(rd.Entries) == 0 && len(rd.MessagesAfterPersist) == 0 && m.walQueued == 0 && commitOnly(prevHS, rd.HardState):
+		// Nothing to sync: at most the commit index moved. Like the WAL's
+		// own unsynced batches, it is written with the next hand-off,
+		// without a trip through the writer now.
+		if !rd.HardState.IsEmpty() {
+			m.lazyHS = rd.HardState
+			if err := m.recordDurable(&rd); err != nil {
+				return err
+			}
+		}
 		m.rn.Persisted(rd)
-	} else if err := m.handOff(rd); err != nil {
-		return err
+	default:
+		if rd.HardState.IsEmpty() {
+			rd.HardState = m.lazyHS
+		}
+		m.lazyHS = raft.HardState{}
+		if err := m.handOff(rd); err != nil {
+			return err
+		}
 	}
 	m.maybeSnapshot()
 	m.maybeCampaignAlone()
 	return nil
 }
 
+// commitOnly reports whether hs changes nothing but the commit index
+// against prev (an empty hs changes nothing).
+func commitOnly(prev, hs raft.HardState) bool {
+	return hs.IsEmpty() || hs.Term == prev.Term && hs.Vote == prev.Vote
+}
+
 // handleSnapshotReady handles a Ready that carries a snapshot from the
 // leader, synchronously: install, persist, acknowledge, apply, Advance.
 func (m *Member) handleSnapshotReady(rd raft.Ready) error {
+	m.lazyHS = raft.HardState{} // rd's own hard state is newer
 	if err := m.flushWriter(); err != nil {
 		return err
 	}

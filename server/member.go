@@ -98,7 +98,8 @@ type Member struct {
 
 	// send and save are the Ready loop's I/O seams; wrapIO, if set, may
 	// wrap them at Start (tests).
-	send   func([]raft.Message)
+	send   func([]raft.Message) // queues; push writes
+	push   func()
 	save   func(raft.HardState, []raft.Entry) error
 	wrapIO func(*Member)
 
@@ -114,6 +115,9 @@ type Member struct {
 	walIn     chan raft.Ready
 	walOut    chan []raft.Ready
 	walQueued int
+	// lastHS is the newest hard state raft handed out; lazyHS one that
+	// moved only the commit index and went to no writer yet (loop-owned).
+	lastHS, lazyHS raft.HardState
 
 	// Loop-owned state.
 	confState     raft.ConfState
@@ -312,7 +316,7 @@ func (m *Member) Start(ctx context.Context) error {
 	h := m.tr.Handler()
 	m.peerRaft.Store(&h)
 	m.syncPeers()
-	m.send = m.tr.Send
+	m.send, m.push = m.tr.Queue, m.tr.Push
 	m.save = func(hs raft.HardState, ents []raft.Entry) error {
 		start := time.Now()
 		res, err := m.wal.Save(hs, ents)
@@ -343,6 +347,7 @@ func (m *Member) Start(ctx context.Context) error {
 	m.running.Store(true)
 	hs, _, _ := m.ms.InitialState()
 	m.startCommit = hs.Commit
+	m.lastHS = hs
 	m.term.Store(hs.Term)
 	// Request IDs continue from the clock, so entries proposed before a
 	// restart and committed after it never match a new request's ID.
@@ -432,6 +437,13 @@ func (m *Member) Stop() {
 		}
 		m.wg.Wait()
 		if m.wal != nil {
+			// A commit index the loop kept back (lazyHS) is written now,
+			// so a clean restart applies everything it had applied.
+			if !m.lazyHS.IsEmpty() && m.save != nil {
+				if err := m.save(m.lazyHS, nil); err != nil {
+					m.logger.Warn("cannot save the commit index at stop", "err", err)
+				}
+			}
 			m.wal.Close()
 		}
 		m.logger.Info("member stopped", "id", hexID(m.id))
