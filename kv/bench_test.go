@@ -1,8 +1,10 @@
 package kv
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,17 +37,22 @@ func benchValue(i, n int) string {
 // BenchmarkApply measures sets/s of 256-byte values over 10,000 keys,
 // with no watchers, with 1000 idle watchers on other keys, and with 1000
 // idle non-recursive watchers on the keys' ancestor directories ("/",
-// "/bench", "/bench/NNNN": visited on every apply, never matching).
+// "/bench", "/bench/NNNN": visited on every apply, never matching). The
+// last case sets 100,000 keys in random order, where finding a key misses
+// the CPU caches as it does in a busy member.
 func BenchmarkApply(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		watch func(i int) string
+		name   string
+		watch  func(i int) string
+		keys   int
+		random bool
 	}{
-		{"watchers=0", nil},
-		{"watchers=1000-other-keys", func(i int) string { return fmt.Sprintf("/other/%d/x", i) }},
-		{"watchers=1000-ancestors", func(i int) string {
+		{name: "watchers=0"},
+		{name: "watchers=1000-other-keys", watch: func(i int) string { return fmt.Sprintf("/other/%d/x", i) }},
+		{name: "watchers=1000-ancestors", watch: func(i int) string {
 			return []string{"/", "/bench", fmt.Sprintf("/bench/%04d", i%1000)}[i%3]
 		}},
+		{name: "watchers=0-100k-keys-random", keys: 100_000, random: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := newTestStore(b, Config{})
@@ -60,9 +67,17 @@ func BenchmarkApply(b *testing.B) {
 				}
 				defer w.Remove()
 			}
-			reqs := make([]Request, 10_000)
+			reqs := make([]Request, cmp.Or(bc.keys, 10_000))
 			for i := range reqs {
 				reqs[i] = Request{Op: OpPut, Path: benchKey(i), Value: val, Time: t0}
+			}
+			if bc.random {
+				for _, r := range reqs { // every key exists: the timed sets replace
+					if _, err := s.Apply(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rand.New(rand.NewPCG(5, 6)).Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -45,13 +45,16 @@ type nodeState struct {
 const maxChunk = 128
 
 // dirKids holds a directory's children sorted by name, in chunks of at most
-// maxChunk. A small directory is a single short slice, with no map.
+// maxChunk. A small directory is a single short slice, with no map; one that
+// outgrows a chunk also gets a map by name, so looking a child up costs one
+// hash instead of two binary searches over pointers to names.
 //
 // Invariant: every chunk is non-empty and sorted; chunks are in order; n is
-// the total count.
+// the total count; index is nil or holds exactly the children.
 type dirKids struct {
 	chunks [][]*node
 	n      int
+	index  map[string]*node
 }
 
 func newDirKids() *dirKids { return &dirKids{} }
@@ -75,6 +78,9 @@ func (d *dirKids) find(name string) (ci, i int, found bool) {
 }
 
 func (d *dirKids) get(name string) *node {
+	if d.index != nil {
+		return d.index[name]
+	}
 	ci, i, ok := d.find(name)
 	if !ok {
 		return nil
@@ -84,6 +90,29 @@ func (d *dirKids) get(name string) *node {
 
 // insert adds n, which must not be present.
 func (d *dirKids) insert(n *node) {
+	d.insertSorted(n)
+	switch {
+	case d.index != nil:
+		d.index[n.name] = n
+	case d.n > maxChunk:
+		d.index = make(map[string]*node, d.n)
+		d.each(func(c *node) bool { d.index[c.name] = c; return true })
+	}
+}
+
+// replace puts n, of the same name, in the place of old.
+func (d *dirKids) replace(old, n *node) {
+	ci, i, ok := d.find(old.name)
+	if !ok || d.chunks[ci][i] != old {
+		panic("kv: replace of a missing child " + old.name)
+	}
+	d.chunks[ci][i] = n
+	if d.index != nil {
+		d.index[n.name] = n
+	}
+}
+
+func (d *dirKids) insertSorted(n *node) {
 	d.n++
 	if len(d.chunks) == 0 {
 		d.chunks = [][]*node{{n}}
@@ -136,6 +165,12 @@ func (d *dirKids) remove(name string) *node {
 	c[len(c)-1] = nil
 	c = c[:len(c)-1]
 	d.n--
+	if d.index != nil {
+		delete(d.index, name)
+		if d.n <= maxChunk/2 {
+			d.index = nil // small again; the map's memory goes too
+		}
+	}
 	if len(c) == 0 {
 		copy(d.chunks[ci:], d.chunks[ci+1:])
 		d.chunks[len(d.chunks)-1] = nil

@@ -27,7 +27,13 @@ func TestDirKidsAgainstSortedSlice(t *testing.T) {
 			name = fmt.Sprintf("z%07d", i) // sequential appends
 		}
 		j, found := slices.BinarySearch(want, name)
-		if rng.IntN(3) == 0 {
+		if found && rng.IntN(4) == 0 {
+			old, n := d.get(name), &node{name: name}
+			d.replace(old, n)
+			if d.get(name) != n {
+				t.Fatalf("step %d: get(%s) after replace is not the new node", i, name)
+			}
+		} else if rng.IntN(3) == 0 {
 			got := d.remove(name)
 			if (got != nil) != found {
 				t.Fatalf("step %d: remove(%s) = %v, present %v", i, name, got, found)
@@ -47,6 +53,17 @@ func TestDirKidsAgainstSortedSlice(t *testing.T) {
 			d.each(func(n *node) bool { got = append(got, n.name); return true })
 			if !slices.Equal(got, want) {
 				t.Fatalf("step %d: children out of order or lost", i)
+			}
+			for _, name := range want {
+				if n := d.get(name); n == nil || n.name != name {
+					t.Fatalf("step %d: get(%s) = %v", i, name, n)
+				}
+			}
+			if d.get("absent") != nil {
+				t.Fatalf("step %d: get of an absent name", i)
+			}
+			if d.index != nil && len(d.index) != d.n {
+				t.Fatalf("step %d: index holds %d of %d children", i, len(d.index), d.n)
 			}
 			for _, c := range d.chunks {
 				if len(c) == 0 || len(c) > maxChunk {

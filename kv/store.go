@@ -300,6 +300,7 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 		return nil, newError(EcodeNotDir, dirPath, s.index)
 	}
 	var prev *Node
+	var replaced *node // the file n takes the place of
 	if werr == nil {
 		if old := d.kids.get(name); old != nil {
 			if !replace {
@@ -310,7 +311,7 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 			}
 			st := old.state(p)
 			prev = st.extern(r.Time)
-			d.kids.remove(name)
+			replaced = old
 		}
 	}
 	created := 0
@@ -328,7 +329,11 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 	} else {
 		n.value = value
 	}
-	d.kids.insert(n)
+	if replaced != nil {
+		d.kids.replace(replaced, n)
+	} else {
+		d.kids.insert(n)
+	}
 	s.schedule(p, n)
 	st := n.state(p)
 	ev := &Event{Action: action, Node: st.extern(r.Time), PrevNode: prev, Index: next, Refresh: r.Refresh}
