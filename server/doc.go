@@ -78,11 +78,9 @@
 // together) until 4 MiB of entries are queued; past that the stream waits.
 // For each Ready:
 //
-//  1. Messages (leader appends, heartbeats, vote requests) are encoded into
-//     the transport's queues (transport.Queue) and written when the Ready
-//     is handled (transport.Push, after step 4, so the disk writer is
-//     already under way); a MsgSnap is sent by streaming the newest
-//     snapshot file through the transport's snapshot stream.
+//  1. Messages (leader appends, heartbeats, vote requests) go to the
+//     transport at once; a MsgSnap is sent by streaming the newest snapshot
+//     file through the transport's snapshot stream.
 //  2. A Ready that carries a snapshot from the leader is handled whole on
 //     the loop, after the disk writer has drained: kv.Restore from the file
 //     that ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot
@@ -102,8 +100,8 @@
 //     with the next Ready that is handed over (like the WAL's own unsynced
 //     batches, a commit index lost in a crash is learned again).
 //  5. Only then the writer sends the Readies' MessagesAfterPersist
-//     (MsgAppResp, vote responses), one write per peer for the batch: no
-//     acknowledgement leaves before it is durable (a test checks this). It reports the Readies back to the
+//     (MsgAppResp, vote responses): no acknowledgement leaves before it is
+//     durable (a test checks this). It reports the Readies back to the
 //     loop, which appends their entries to the MemoryStorage and calls
 //     RawNode.Persisted for each, in order: the leader's own
 //     acknowledgement and a member's own vote count only from here.

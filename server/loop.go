@@ -74,9 +74,6 @@ func (m *Member) run() {
 
 // handleReady carries out one Ready in the order doc.go lists.
 func (m *Member) handleReady() error {
-	// Messages are queued as the Ready is handled and written at the end,
-	// after the writer has been handed its work.
-	defer m.push()
 	rd := m.rn.Ready()
 	prevHS := m.lastHS
 	if !rd.HardState.IsEmpty() {
@@ -85,8 +82,7 @@ func (m *Member) handleReady() error {
 	if rd.SoftState != nil {
 		m.softStateChanged(*rd.SoftState)
 	}
-	// 1. Messages that acknowledge nothing may leave before persisting
-	// (queued now, written by the deferred push).
+	// 1. Messages that acknowledge nothing may leave before persisting.
 	m.sendMessages(rd.Messages)
 	// 2. A snapshot from the leader replaces the state before anything
 	// after it is applied. It is installed on the loop, after the writer

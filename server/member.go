@@ -98,8 +98,7 @@ type Member struct {
 
 	// send and save are the Ready loop's I/O seams; wrapIO, if set, may
 	// wrap them at Start (tests).
-	send   func([]raft.Message) // queues; push writes
-	push   func()
+	send   func([]raft.Message)
 	save   func(raft.HardState, []raft.Entry) error
 	wrapIO func(*Member)
 
@@ -316,7 +315,7 @@ func (m *Member) Start(ctx context.Context) error {
 	h := m.tr.Handler()
 	m.peerRaft.Store(&h)
 	m.syncPeers()
-	m.send, m.push = m.tr.Queue, m.tr.Push
+	m.send = m.tr.Send
 	m.save = func(hs raft.HardState, ents []raft.Entry) error {
 		start := time.Now()
 		res, err := m.wal.Save(hs, ents)

@@ -49,7 +49,6 @@ func (m *Member) runWriter() {
 		for i := range batch {
 			m.sendMessages(batch[i].MessagesAfterPersist)
 		}
-		m.push() // one write per peer for all of them
 		select {
 		case m.walOut <- batch: // the loop owns batch from here on
 		case <-m.stopc:

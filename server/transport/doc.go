@@ -11,7 +11,7 @@
 //	go http.Serve(peerListener, tr.Handler())
 //	tr.AddPeer(otherID, []string{"http://10.0.0.2:2380"})
 //	...
-//	tr.Send(rd.Messages)   // MessagesAfterPersist: after persisting rd's entries and hard state
+//	tr.Send(rd.Messages)   // after persisting rd's entries and hard state
 //	...
 //	tr.Close()
 //
@@ -27,33 +27,23 @@
 //
 // # Streams
 //
-// For every peer the transport runs one goroutine that keeps one stream
-// open: an HTTP/1.1 POST to <peer URL>/raft/stream that asks to switch the
-// connection to the stream protocol. The receiver answers 101 Switching
-// Protocols and takes the connection over from net/http; from then on the
-// sender writes frames and the receiver a trickle of keep-alive bytes, with
-// no HTTP framing in between:
+// For every peer the transport runs one goroutine that keeps one HTTP/1.1
+// POST to <peer URL>/raft/stream open. The request body is a sequence of
+// frames; the response body is a trickle of keep-alive bytes:
 //
-//	request headers  X-Cairn-Cluster-ID, X-Cairn-From, X-Cairn-To: 16 hex digits each,
-//	                 Connection: Upgrade, Upgrade: cairn-raft-stream/1
-//	response         101, Upgrade: cairn-raft-stream/1 (a refusal is an ordinary 4xx response)
-//	then, sender     frame*, frame = length uint32 little-endian | raft.AppendMessage encoding
+//	request headers  X-Cairn-Cluster-ID, X-Cairn-From, X-Cairn-To: 16 hex digits each
+//	request body     frame*, frame = length uint32 little-endian | raft.AppendMessage encoding
 //	                 length 0 is a keep-alive sent after KeepAlive without traffic
-//	then, receiver   0x00 every KeepAlive (the receiver is alive)
+//	response body    0x00 every KeepAlive (the receiver is alive)
 //
-// Queue encodes messages at once into the peer's bounded buffer (the caller
-// may reuse them afterwards); Push sends the buffers on, and Send is Queue
-// then Push. Neither blocks. When a peer's stream has been idle for a while
-// (200 us), Push writes the buffer from the caller's goroutine with one
-// non-blocking system call, so a message on a quiet cluster reaches the
-// socket without waking another goroutine. Otherwise, and for whatever a
-// full socket buffer does not take, the stream goroutine writes: everything
-// buffered goes out in one write, so a burst of MsgApp and heartbeats costs
+// Send encodes messages at once (the caller may reuse them afterwards) and
+// queues them on the peer's bounded queue without blocking. The stream
+// goroutine drains the queue in batches: everything queued, up to 64 KiB, goes
+// out in one write and one flush, so a burst of MsgApp and heartbeats costs
 // one syscall rather than one each, and the receiver processes them in order
-// without waiting for acknowledgements (pipelining). A message for a peer
-// whose buffer holds QueueSize messages is dropped, counted in Status, and
-// the peer is reported unreachable; Raft retransmits. Messages to unknown
-// peers are dropped.
+// without waiting for acknowledgements (pipelining). A message sent to a peer
+// whose queue is full is dropped, counted in Status, and the peer is reported
+// unreachable; Raft retransmits. Messages to unknown peers are dropped.
 //
 // # Failures
 //

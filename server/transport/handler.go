@@ -2,14 +2,11 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +28,6 @@ type inbound struct {
 	from   uint64
 	w      http.ResponseWriter
 	rc     *http.ResponseController
-	conn   net.Conn // the hijacked connection of a message stream; nil for a snapshot
-	early  []byte   // stream bytes net/http had read past the request
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -54,11 +49,9 @@ func refuse(w http.ResponseWriter, code int, reason string, err error) {
 }
 
 // accept checks a request's method and headers and, if it is acceptable,
-// registers it, answers and starts the keep-alives. A message stream
-// (upgrade set) takes over the connection and answers 101; a snapshot
-// answers 200 and is read as a request body. It returns nil after writing a
-// refusal.
-func (t *Transport) accept(w http.ResponseWriter, r *http.Request, upgrade bool) *inbound {
+// registers it, answers 200 and starts the keep-alives. It returns nil after
+// writing a refusal.
+func (t *Transport) accept(w http.ResponseWriter, r *http.Request) *inbound {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		refuse(w, http.StatusMethodNotAllowed, "", fmt.Errorf("%w: method %s not allowed", ErrProtocol, r.Method))
@@ -89,10 +82,6 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request, upgrade bool)
 	case t.cfg.Raft.IsRemoved(from):
 		refuse(w, http.StatusGone, rejectRemoved, fmt.Errorf("%w: member %016x was removed", ErrRemoved, from))
 		return nil
-	case upgrade && !strings.EqualFold(r.Header.Get("Upgrade"), streamProtocol):
-		w.Header().Set("Upgrade", streamProtocol)
-		refuse(w, http.StatusUpgradeRequired, "", fmt.Errorf("%w: a stream must ask for Upgrade: %s", ErrProtocol, streamProtocol))
-		return nil
 	}
 
 	t.mu.Lock()
@@ -107,37 +96,14 @@ func (t *Transport) accept(w http.ResponseWriter, r *http.Request, upgrade bool)
 	t.wg.Add(1)
 	t.mu.Unlock()
 
-	if upgrade {
-		c, brw, err := s.rc.Hijack()
-		if err != nil {
-			t.cfg.Logf("transport: stream from %016x: %v", from, err)
-			refuse(w, http.StatusInternalServerError, "", err)
-			t.release(s)
-			return nil
-		}
-		s.mu.Lock()
-		early, _ := brw.Reader.Peek(brw.Reader.Buffered())
-		s.conn, s.early = c, bytes.Clone(early)
-		stopped := s.stopped
-		s.mu.Unlock()
-		if stopped { // Close ran while the connection was being taken over
-			t.release(s)
-			return nil
-		}
-		if !s.write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProtocol + "\r\n\r\n")) {
-			t.release(s)
-			return nil
-		}
-	} else {
-		// Read the request body while writing keep-alives: HTTP/1 needs
-		// full duplex switched on for that.
-		if err := s.rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			t.cfg.Logf("transport: full duplex: %v", err)
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.WriteHeader(http.StatusOK)
-		s.flush()
+	// Read the request body while writing keep-alives: HTTP/1 needs
+	// full duplex switched on for that.
+	if err := s.rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		t.cfg.Logf("transport: full duplex: %v", err)
 	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	s.flush()
 	s.kaWG.Go(s.keepAlive)
 	return s
 }
@@ -149,9 +115,6 @@ func (t *Transport) release(s *inbound) {
 	s.stopped = true
 	s.mu.Unlock()
 	s.cancel()
-	if s.conn != nil {
-		s.conn.Close()
-	}
 	t.mu.Lock()
 	delete(t.inbound, s)
 	t.mu.Unlock()
@@ -168,14 +131,7 @@ func (s *inbound) stop() {
 	}
 	s.stopped = true
 	s.cancel()
-	_ = s.setReadDeadline(time.Now())
-}
-
-func (s *inbound) setReadDeadline(t time.Time) error {
-	if s.conn != nil {
-		return s.conn.SetReadDeadline(t)
-	}
-	return s.rc.SetReadDeadline(t)
+	_ = s.rc.SetReadDeadline(time.Now())
 }
 
 func (s *inbound) stopKeepAlive() {
@@ -204,11 +160,6 @@ func (s *inbound) keepAlive() {
 func (s *inbound) write(b []byte) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.conn != nil {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.t.cfg.WriteTimeout))
-		_, err := s.conn.Write(b)
-		return err == nil
-	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.t.cfg.WriteTimeout))
 	if _, err := s.w.Write(b); err != nil {
 		return false
@@ -237,13 +188,13 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		b.s.mu.Unlock()
 		return 0, ErrClosed
 	}
-	_ = b.s.setReadDeadline(time.Now().Add(b.s.t.cfg.ReadTimeout))
+	_ = b.s.rc.SetReadDeadline(time.Now().Add(b.s.t.cfg.ReadTimeout))
 	b.s.mu.Unlock()
 	return b.r.Read(p)
 }
 
 func (t *Transport) handleStream(w http.ResponseWriter, r *http.Request) {
-	s := t.accept(w, r, true)
+	s := t.accept(w, r)
 	if s == nil {
 		return
 	}
@@ -264,7 +215,7 @@ func (t *Transport) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 		t.mu.Unlock()
 	}()
-	br := bufio.NewReaderSize(s.body(io.MultiReader(bytes.NewReader(s.early), s.conn)), 64<<10)
+	br := bufio.NewReaderSize(s.body(r.Body), 64<<10)
 	for {
 		buf, err := readFrame(br, t.cfg.MaxFrameSize)
 		if err != nil {

@@ -1,13 +1,11 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,12 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"cairn/raft"
 	"cairn/server/transport/backoff"
 )
 
@@ -49,32 +43,19 @@ const (
 	respError     = 0x02
 )
 
-// peer is the outbound side towards one member: the encoded frames not yet
-// written, and the goroutine that keeps a stream open and writes them.
+// peer is the outbound side towards one member: a bounded queue of encoded
+// frames and the goroutine that streams them.
 type peer struct {
 	t      *Transport
 	id     uint64
-	kick   chan struct{} // poked by push: pend has bytes for the stream goroutine
-	wake   chan struct{} // poked after a drop: report unreachable
+	queue  chan []byte
+	wake   chan struct{} // poked by enqueue after a drop: report unreachable
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	sent, sentBytes, batches, dropped atomic.Uint64
 	needReport                        atomic.Bool
 	rand                              *rand.Rand // jitter, used by run only
-
-	// Outbound bytes. Whoever holds wmu while busy is false may write pend
-	// to out: push tries at once, without blocking; otherwise the stream
-	// goroutine takes pend and writes it with busy set.
-	wmu   sync.Mutex
-	pend  []byte   // encoded frames; the first may be partly written to out already
-	pendN uint64   // messages in pend
-	spare []byte   // the buffer the stream goroutine wrote last, for reuse
-	out   *outConn // the connected stream; nil if none
-	busy  bool     // the stream goroutine is writing
-	wrote bool     // something was written since the last keep-alive tick
-	// lastWrite is when the last write to out was started.
-	lastWrite time.Time
 
 	mu         sync.Mutex
 	urls       []string
@@ -91,7 +72,7 @@ func newPeer(t *Transport, id uint64, urls []string, r *rand.Rand) *peer {
 	return &peer{
 		t:      t,
 		id:     id,
-		kick:   make(chan struct{}, 1),
+		queue:  make(chan []byte, t.cfg.QueueSize),
 		wake:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
@@ -100,53 +81,11 @@ func newPeer(t *Transport, id uint64, urls []string, r *rand.Rand) *peer {
 	}
 }
 
-// add encodes m into pend; push sends it on.
-func (p *peer) add(m *raft.Message) {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if p.pendN >= uint64(p.t.cfg.QueueSize) {
-		p.drop(1)
-		return
-	}
-	start := len(p.pend)
-	p.pend = appendFrame(p.pend, m)
-	if size := len(p.pend) - start - frameHeaderSize; size > p.t.cfg.MaxFrameSize {
-		p.pend = p.pend[:start]
-		p.t.cfg.Logf("transport: dropped %v to %016x: %d bytes exceeds the frame limit %d", m.Type, m.To, size, p.t.cfg.MaxFrameSize)
-		p.drop(1)
-		return
-	}
-	p.pendN++
-}
-
-// push sends pend on. When the stream is connected and idle it writes at
-// once, from the caller's goroutine, with one non-blocking system call: the
-// messages reach the socket without waking another goroutine. Whatever that
-// call cannot write (a full socket buffer, no stream, the stream goroutine
-// busy writing) waits in pend for the stream goroutine.
-func (p *peer) push() {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if len(p.pend) == 0 {
-		return
-	}
-	now := time.Now()
-	if p.out != nil && !p.busy && p.out.raw != nil && now.Sub(p.lastWrite) >= directIdle {
-		n := p.out.tryWrite(p.pend)
-		p.lastWrite = now
-		p.wrote = p.wrote || n > 0
-		p.sentBytes.Add(uint64(n))
-		if n == len(p.pend) {
-			p.sent.Add(p.pendN)
-			p.batches.Add(1)
-			p.pend, p.pendN = p.pend[:0], 0
-			return
-		}
-		p.pend = p.pend[:copy(p.pend, p.pend[n:])]
-	}
+func (p *peer) enqueue(frame []byte) {
 	select {
-	case p.kick <- struct{}{}:
+	case p.queue <- frame:
 	default:
+		p.drop(1)
 	}
 }
 
@@ -171,14 +110,19 @@ func (p *peer) reportIfNeeded() {
 	}
 }
 
-// dropQueued discards everything not yet written; Raft will retransmit.
+// dropQueued discards everything queued; Raft will retransmit.
 func (p *peer) dropQueued() {
-	p.wmu.Lock()
-	n := p.pendN
-	p.pend, p.pendN = p.pend[:0], 0
-	p.wmu.Unlock()
-	if n > 0 {
-		p.dropped.Add(n)
+	var n uint64
+	for {
+		select {
+		case <-p.queue:
+			n++
+		default:
+			if n > 0 {
+				p.dropped.Add(n)
+			}
+			return
+		}
 	}
 }
 
@@ -313,89 +257,83 @@ func rejection(resp *http.Response) error {
 var (
 	errStreamDone  = errors.New("transport: stream stopped")
 	errURLsChanged = errors.New("transport: stream stopped: peer URLs changed")
+	errNoResponse  = errors.New("transport: no response to the stream request within the read timeout")
 )
 
-// outConn is the write side of a connected stream.
-type outConn struct {
-	c   net.Conn        // with deadlines (deadlineConn), for blocking writes
-	raw syscall.RawConn // the socket, for non-blocking writes; nil if c has none (net.Pipe)
-}
-
-// tryWrite writes what one non-blocking system call takes of b and returns
-// how much that was; a full socket buffer or an error writes nothing, and the
-// stream goroutine's next blocking write meets the error.
-func (o *outConn) tryWrite(b []byte) int {
-	var n int
-	err := o.raw.Write(func(fd uintptr) bool {
-		var err error
-		n, err = unix.Write(int(fd), b)
-		if err != nil || n < 0 {
-			n = 0
-		}
-		return true // one attempt; never wait for the socket
-	})
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
-// stream connects to url, switches the connection to the stream protocol
-// and writes frames until the stream fails or ctx ends. connected reports
-// whether the peer accepted the stream.
+// stream connects to url and writes queued frames until the stream fails or
+// ctx ends. connected reports whether the peer accepted the stream.
 func (p *peer) stream(ctx context.Context, url string) (connected bool, err error) {
 	ctx, cancelCause := context.WithCancelCause(ctx)
-	defer cancelCause(errStreamDone)
-	c, br, err := p.connect(ctx, url)
-	if err != nil {
-		return false, err
-	}
-	// Closing the connection ends the reader below and any blocked write.
-	stopAfter := context.AfterFunc(ctx, func() { c.Close() })
+	cancel := func() { cancelCause(errStreamDone) }
+	defer cancel()
+	pr, pw := io.Pipe()
+	// net/http waits for the body writer when a request is cancelled, and
+	// that writer may be blocked reading the pipe: unblock it.
+	stopAfter := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	defer stopAfter()
+	defer pw.CloseWithError(errStreamDone)
+	req, err := p.newRequest(ctx, url, pathStream, pr)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrBadPeer, err)
+	}
+	// Do returns only once the request body is finished, and the body is the
+	// pipe this goroutine writes after Do returns: if the connection dies
+	// before the response headers arrive, nothing would ever end the wait.
+	// Bound it: after ReadTimeout without headers, cancel the stream, which
+	// closes the pipe (stopAfter above) and so ends Do.
+	headers := make(chan struct{})
+	var guard sync.WaitGroup
+	guard.Go(func() {
+		select {
+		case <-p.t.cfg.Clock.After(p.t.cfg.ReadTimeout):
+			cancelCause(errNoResponse)
+		case <-headers:
+		case <-ctx.Done():
+		}
+	})
+	resp, err := p.t.client.Do(req)
+	close(headers)
+	guard.Wait()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errNoResponse) {
+			err = errNoResponse
+		}
+		return false, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if ctx.Err() != nil {
+		// The guard fired just as the headers arrived.
+		return false, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, context.Cause(ctx))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, rejection(resp)
+	}
 
 	// The reader watches the keep-alives; its failure ends the stream.
 	readErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, err := io.Copy(io.Discard, br)
+		_, err := io.Copy(io.Discard, resp.Body)
 		if err == nil {
 			err = ErrStreamClosed
 		} else {
 			err = fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
 		}
+		pr.CloseWithError(err)
 		readErr <- err
 	})
-	defer wg.Wait()
-	defer c.Close()
-
-	out := &outConn{c: c}
-	if sc, ok := c.(*deadlineConn).Conn.(syscall.Conn); ok {
-		out.raw, _ = sc.SyscallConn()
-	}
-	p.wmu.Lock()
-	p.out = out
-	p.wmu.Unlock()
 	defer func() {
-		p.wmu.Lock()
-		p.out = nil
-		n := p.pendN // a partly written frame must not start the next stream
-		p.pend, p.pendN = p.pend[:0], 0
-		p.wmu.Unlock()
-		p.dropped.Add(n)
+		cancel()
+		pr.CloseWithError(errStreamDone)
+		wg.Wait()
 	}()
-	p.setActive(url, func() {
-		p.wmu.Lock()
-		p.out = nil // nothing more goes to the old URL
-		p.wmu.Unlock()
-		cancelCause(errURLsChanged)
-	})
+	p.setActive(url, func() { cancelCause(errURLsChanged) })
 	ticker := p.t.cfg.Clock.NewTicker(p.t.cfg.KeepAlive)
 	defer ticker.Stop()
-	select {
-	case p.kick <- struct{}{}: // write what was queued while disconnected
-	default:
-	}
+
+	buf := make([]byte, 0, maxBatchBytes)
+	var keepAlive [frameHeaderSize]byte
+	wrote := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -405,115 +343,35 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 		case <-p.wake:
 			p.reportIfNeeded()
 		case <-ticker.C():
-			// A keep-alive if nothing was written for a period; and
-			// whatever Queue left without a Push goes out too.
-			p.wmu.Lock()
-			if !p.wrote && len(p.pend) == 0 && !p.busy {
-				var keepAlive [frameHeaderSize]byte
-				p.pend = append(p.pend, keepAlive[:]...)
+			if !wrote {
+				if _, err := pw.Write(keepAlive[:]); err != nil {
+					return true, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
+				}
 			}
-			p.wrote = false
-			p.wmu.Unlock()
-			if err := p.flush(out); err != nil {
+			wrote = false
+		case f := <-p.queue:
+			buf = append(buf[:0], f...)
+			n := uint64(1)
+		batch:
+			for len(buf) < maxBatchBytes {
+				select {
+				case f := <-p.queue:
+					buf = append(buf, f...)
+					n++
+				default:
+					break batch
+				}
+			}
+			if _, err := pw.Write(buf); err != nil {
+				p.dropped.Add(n)
 				return true, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
 			}
-		case <-p.kick:
-			if err := p.flush(out); err != nil {
-				return true, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
-			}
+			p.sent.Add(n)
+			p.sentBytes.Add(uint64(len(buf)))
+			p.batches.Add(1)
+			wrote = true
 		}
 	}
-}
-
-// directIdle is how long a stream must have been idle for push to write
-// from the caller's goroutine. A busy stream is left to its own goroutine,
-// where messages queued during one write go out together in the next.
-const directIdle = 200 * time.Microsecond
-
-// maxSpare bounds the write buffer a stream keeps for reuse.
-const maxSpare = 1 << 20
-
-// flush writes pend to out with blocking writes (each under the write
-// deadline) until pend stays empty.
-func (p *peer) flush(out *outConn) error {
-	for {
-		p.wmu.Lock()
-		if p.out != out {
-			p.wmu.Unlock()
-			return errStreamDone // detached: pend waits for the next stream
-		}
-		if len(p.pend) == 0 {
-			p.wmu.Unlock()
-			return nil
-		}
-		buf, n := p.pend, p.pendN
-		p.pend, p.pendN, p.spare = p.spare[:0], 0, nil
-		p.busy, p.wrote = true, true
-		p.lastWrite = time.Now()
-		p.wmu.Unlock()
-		w, err := out.c.Write(buf)
-		p.sentBytes.Add(uint64(w))
-		p.wmu.Lock()
-		p.busy = false
-		if cap(buf) <= maxSpare {
-			p.spare = buf[:0]
-		}
-		p.wmu.Unlock()
-		if err != nil {
-			p.dropped.Add(n)
-			return err
-		}
-		p.sent.Add(n)
-		p.batches.Add(1)
-	}
-}
-
-// Upgrade token of the message stream: the stream request asks to switch
-// the connection to it, and frames follow the 101 response.
-const streamProtocol = "cairn-raft-stream/1"
-
-// connect dials url and asks for the message stream. It returns the
-// connection (reads and writes under deadlines) and a reader holding any
-// bytes that followed the 101 response.
-func (p *peer) connect(ctx context.Context, url string) (net.Conn, *bufio.Reader, error) {
-	req, err := p.newRequest(ctx, url, pathStream, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadPeer, err)
-	}
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", streamProtocol)
-	c, err := p.t.dial(ctx, "tcp", req.URL.Host)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
-	}
-	// Until the answer is in, a cancelled ctx closes the connection.
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	br := bufio.NewReader(c)
-	resp, err := func() (*http.Response, error) {
-		if err := req.Write(c); err != nil {
-			return nil, err
-		}
-		return http.ReadResponse(br, req)
-	}()
-	if !stop() || ctx.Err() != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, context.Cause(ctx))
-	}
-	if err != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		err := rejection(resp)
-		resp.Body.Close()
-		c.Close()
-		return nil, nil, err
-	}
-	if !strings.EqualFold(resp.Header.Get("Upgrade"), streamProtocol) {
-		c.Close()
-		return nil, nil, fmt.Errorf("%w: %s: switched to %q, want %q", ErrProtocol, url, resp.Header.Get("Upgrade"), streamProtocol)
-	}
-	return c, br, nil
 }
 
 // unwrapURLError drops the "Post "url": " prefix that net/http adds.

@@ -203,7 +203,7 @@ func (t *Transport) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusServiceUnavailable, "", fmt.Errorf("%w: already receiving %d snapshots", ErrSnapshot, cap(t.snapSem)))
 		return
 	}
-	s := t.accept(w, r, false)
+	s := t.accept(w, r)
 	if s == nil {
 		return
 	}

@@ -67,6 +67,8 @@ const (
 	DefaultMaxInboundSnapshots = 2
 	DefaultBackoffMin          = 100 * time.Millisecond
 	DefaultBackoffMax          = 5 * time.Second
+	// maxBatchBytes bounds one write of queued frames.
+	maxBatchBytes = 64 << 10
 )
 
 // Config configures a Transport. LocalID, ClusterID and Raft are required;
@@ -280,18 +282,9 @@ func (t *Transport) RemovePeer(id uint64) {
 	}
 }
 
-// Send queues messages for their recipients and pushes them (Queue, then
-// Push). It never blocks. msgs may be reused when Send returns. See the
-// package documentation for drops.
+// Send queues messages for their recipients without blocking. msgs may be
+// reused when Send returns. See the package documentation for drops.
 func (t *Transport) Send(msgs []raft.Message) {
-	t.Queue(msgs)
-	t.Push()
-}
-
-// Queue encodes messages for their recipients without writing them: a
-// later Push (or the stream goroutine, within a keep-alive period) does.
-// msgs may be reused when Queue returns.
-func (t *Transport) Queue(msgs []raft.Message) {
 	for i := range msgs {
 		m := &msgs[i]
 		if m.To == raft.None || m.To == t.cfg.LocalID {
@@ -315,18 +308,13 @@ func (t *Transport) Queue(msgs []raft.Message) {
 			t.SendSnapshot(*m, io.NopCloser(bytes.NewReader(data)), int64(len(data)))
 			continue
 		}
-		p.add(m)
-	}
-}
-
-// Push sends on what Queue left for every peer: written at once, from the
-// caller's goroutine, to an idle stream, else handed to the stream's
-// goroutine. It never blocks.
-func (t *Transport) Push() {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	for _, p := range t.peers {
-		p.push()
+		frame := appendFrame(nil, m)
+		if len(frame)-frameHeaderSize > t.cfg.MaxFrameSize {
+			t.cfg.Logf("transport: dropped %v to %016x: %d bytes exceeds the frame limit %d", m.Type, m.To, len(frame)-frameHeaderSize, t.cfg.MaxFrameSize)
+			p.drop(1)
+			continue
+		}
+		p.enqueue(frame)
 	}
 }
 

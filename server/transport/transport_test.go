@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -78,56 +77,6 @@ func TestDeliveryInOrderAndBatching(t *testing.T) {
 	}
 }
 
-// TestDirectWritesInOrder sends on an idle stream, where Push writes from
-// the caller's goroutine: single messages, and bursts far larger than the
-// socket buffer, whose rest the stream goroutine must write after a partial
-// direct write, in order and intact, interleaved with more direct writes.
-func TestDirectWritesInOrder(t *testing.T) {
-	a := newNode(t, 1, testCluster, nil)
-	b := newNode(t, 2, testCluster, nil)
-	connect(t, a, b)
-	resendUntilDelivered(t, a, b, raft.Message{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 3})
-	base := len(b.raft.received())
-	big := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
-	msg := func(i int) raft.Message {
-		m := app(1, 2, uint64(i+1))
-		if i%3 == 0 {
-			m.Entries[0].Data = append(slices.Clip(big), byte(i))
-		}
-		return m
-	}
-	const rounds, burst = 8, 600 // about 13 MiB a burst
-	n := 0
-	for r := range rounds {
-		time.Sleep(2 * directIdle) // idle: the next Push writes directly
-		if r%2 == 0 {
-			a.tr.Send([]raft.Message{msg(n)})
-			n++
-			continue
-		}
-		msgs := make([]raft.Message, burst)
-		for i := range msgs {
-			msgs[i] = msg(n)
-			n++
-		}
-		a.tr.Queue(msgs[:burst/2])
-		a.tr.Push()
-		a.tr.Send(msgs[burst/2:])
-	}
-	waitFor(t, b.raft.reached(base+n), waitLong, "delivery")
-	got := b.raft.received()[base:]
-	for i, m := range got {
-		want := msg(i)
-		if !bytes.Equal(raft.AppendMessage(nil, &m), raft.AppendMessage(nil, &want)) {
-			t.Fatalf("message %d differs (index %d, want %d)", i, m.Index, want.Index)
-		}
-	}
-	st := a.tr.Status()[0]
-	if st.Dropped != 0 || !st.Active {
-		t.Errorf("status = %+v", st)
-	}
-}
-
 // resendUntilDelivered models Raft's retransmission: send, wait a little for
 // delivery, repeat; bounded in count and time.
 func resendUntilDelivered(t *testing.T, from *node, to *node, m raft.Message) {
@@ -164,10 +113,8 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	}
 	resendUntilDelivered(t, a, bn, raft.Message{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 1})
 
-	// The peer restarts: its listener and connections go away, the
-	// message streams it had taken over from net/http included.
+	// The peer restarts: its listener and connections go away.
 	srv.Close()
-	b.Close()
 	select {
 	case id := <-a.raft.unreachable:
 		if id != 2 {
@@ -183,12 +130,9 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot rebind %s: %v", addr, err)
 	}
-	b2 := New(testConfig(2, testCluster, fr, &logSink{}))
-	t.Cleanup(func() { b2.Close() })
-	srv2 := &http.Server{Handler: b2.Handler()}
+	srv2 := &http.Server{Handler: b.Handler()}
 	go srv2.Serve(ln2)
 	t.Cleanup(func() { srv2.Close() })
-	bn.tr = b2
 	resendUntilDelivered(t, a, bn, raft.Message{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 2})
 	if st := a.tr.Status()[0]; !st.Active {
 		t.Errorf("status after reconnect = %+v", st)
@@ -344,38 +288,6 @@ func rawRequest(t *testing.T, n *node, method, path string, hdr map[string]strin
 	return resp, b
 }
 
-// openStream asks n for a message stream the way a peer does and returns
-// the connection, switched to the stream protocol, for raw frames.
-func openStream(t *testing.T, n *node, hdr map[string]string) (*net.TCPConn, *bufio.Reader) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(n.url(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	req, err := http.NewRequest("POST", n.url()+pathStream, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", streamProtocol)
-	if err := req.Write(c); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d, want 101", resp.StatusCode)
-	}
-	return c.(*net.TCPConn), br
-}
-
 func headers(cluster, from, to uint64) map[string]string {
 	return map[string]string{hdrClusterID: formatID(cluster), hdrFrom: formatID(from), hdrTo: formatID(to)}
 }
@@ -402,7 +314,6 @@ func TestHandlerRejects(t *testing.T) {
 		{"GET", "GET", pathStream, headers(testCluster, 1, 2), 405, "", "method GET not allowed"},
 		{"bad snapshot size", "POST", pathSnapshot, headers(testCluster, 1, 2), 400, "", "bad X-Cairn-Snapshot-Size"},
 		{"unknown path", "POST", "/raft/other", headers(testCluster, 1, 2), 404, "", ""},
-		{"stream without upgrade", "POST", pathStream, headers(testCluster, 1, 2), 426, "", "must ask for Upgrade"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,10 +357,10 @@ func TestStreamFrameValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newNode(t, 2, testCluster, nil)
-			c, br := openStream(t, b, headers(testCluster, 1, 2))
-			c.Write(tt.body)
-			c.CloseWrite()
-			io.Copy(io.Discard, br) // until the receiver closes the stream
+			resp, _ := rawRequest(t, b, "POST", pathStream, headers(testCluster, 1, 2), tt.body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
 			if got := len(b.raft.received()); got != tt.want {
 				t.Errorf("processed %d messages, want %d", got, tt.want)
 			}
@@ -461,18 +372,34 @@ func TestStreamFrameValidation(t *testing.T) {
 // first is closed, so the two never interleave.
 func TestNewStreamReplacesOld(t *testing.T) {
 	b := newNode(t, 2, testCluster, nil)
+	open := func() (*io.PipeWriter, *http.Response) {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("POST", b.url()+pathStream, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range headers(testCluster, 1, 2) {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pw.Close(); resp.Body.Close() })
+		return pw, resp
+	}
 	hb := raft.Message{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 1}
-	c1, br1 := openStream(t, b, headers(testCluster, 1, 2))
-	c1.Write(frame(hb))
+	pw1, resp1 := open()
+	pw1.Write(frame(hb))
 	waitFor(t, b.raft.reached(1), waitLong, "first stream")
 	ended := make(chan struct{})
 	go func() {
-		io.Copy(io.Discard, br1)
+		io.Copy(io.Discard, resp1.Body)
 		close(ended)
 	}()
-	c2, _ := openStream(t, b, headers(testCluster, 1, 2))
+	pw2, _ := open()
 	waitFor(t, ended, waitLong, "the first stream to be closed")
-	c2.Write(frame(hb))
+	pw2.Write(frame(hb))
 	waitFor(t, b.raft.reached(2), waitLong, "second stream")
 }
 
