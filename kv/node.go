@@ -112,6 +112,7 @@ func (d *dirKids) replace(old, n *node) {
 	}
 }
 
+// insertSorted is insert without the map.
 func (d *dirKids) insertSorted(n *node) {
 	d.n++
 	if len(d.chunks) == 0 {

@@ -691,17 +691,8 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 	persisting := !rd.HardState.IsEmpty() || len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty()
 	lastPersisted, _ := m.Storage.LastIndex()
 
-	// 1. Messages may leave before anything is durable; check that none of
-	// them acknowledges what this Ready has yet to persist.
-	for _, msg := range rd.Messages {
-		nw.check.early(m.ID, msg, rd, m.hs, lastPersisted)
-		nw.send(m, msg)
-	}
-	if nw.UnsafeEarlyAcks {
-		for _, msg := range rd.MessagesAfterPersist {
-			nw.send(m, msg)
-		}
-	}
+	// 1. Messages may leave before anything is durable.
+	nw.sendEarly(m, rd, lastPersisted)
 	if m.crashAt == CrashBeforePersist && persisting {
 		nw.Crash(m.ID)
 		return
@@ -749,6 +740,24 @@ func (nw *Network) handleReady(m *Member, rd raft.Ready) {
 	m.node.Advance(rd)
 }
 
+// sendEarly sends rd.Messages, checking that none of them acknowledges
+// what rd has yet to persist (lastPersisted is the last durable index).
+// With UnsafeEarlyAcks (a negative control) it sends the acknowledgements
+// in rd.MessagesAfterPersist too, and reports that it did.
+func (nw *Network) sendEarly(m *Member, rd raft.Ready, lastPersisted uint64) bool {
+	for _, msg := range rd.Messages {
+		nw.check.early(m.ID, msg, rd, m.hs, lastPersisted)
+		nw.send(m, msg)
+	}
+	if !nw.UnsafeEarlyAcks {
+		return false
+	}
+	for _, msg := range rd.MessagesAfterPersist {
+		nw.send(m, msg)
+	}
+	return true
+}
+
 // handleReadyAsync is the Ready loop of an application that persists on
 // another goroutine (RawNode.AdvanceHandled, then RawNode.Persisted).
 func (nw *Network) handleReadyAsync(m *Member, rd raft.Ready) {
@@ -770,14 +779,7 @@ func (nw *Network) handleReadyAsync(m *Member, rd raft.Ready) {
 		m.commit = rd.HardState.Commit
 	}
 	lastPersisted, _ := m.Storage.LastIndex()
-	for _, msg := range rd.Messages {
-		nw.check.early(m.ID, msg, rd, m.hs, lastPersisted)
-		nw.send(m, msg)
-	}
-	if nw.UnsafeEarlyAcks {
-		for _, msg := range rd.MessagesAfterPersist {
-			nw.send(m, msg)
-		}
+	if nw.sendEarly(m, rd, lastPersisted) {
 		rd.MessagesAfterPersist = nil
 	}
 	if m.crashAt == CrashBeforePersist && (!rd.HardState.IsEmpty() || len(rd.Entries) > 0) {
