@@ -37,11 +37,13 @@
 //	response body    0x00 every KeepAlive (the receiver is alive)
 //
 // Send encodes messages at once (the caller may reuse them afterwards) and
-// queues them on the peer's bounded queue without blocking. The stream
-// goroutine drains the queue in batches: everything queued, up to 64 KiB, goes
-// out in one write and one flush, so a burst of MsgApp and heartbeats costs
-// one syscall rather than one each, and the receiver processes them in order
-// without waiting for acknowledgements (pipelining). A message sent to a peer
+// queues them on the peer's bounded queue without blocking. The request
+// body's WriteTo, which net/http's connection goroutine runs, drains the queue
+// in batches: everything queued, up to 64 KiB, goes out as one chunk in one
+// write, so a burst of MsgApp and heartbeats costs one syscall rather than one
+// each, and the receiver processes them in order without waiting for
+// acknowledgements (pipelining). No goroutine of ours sits between the queue
+// and the socket. A message sent to a peer
 // whose queue is full is dropped, counted in Status, and the peer is reported
 // unreachable; Raft retransmits. Messages to unknown peers are dropped.
 //

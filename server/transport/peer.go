@@ -266,21 +266,24 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 	ctx, cancelCause := context.WithCancelCause(ctx)
 	cancel := func() { cancelCause(errStreamDone) }
 	defer cancel()
-	pr, pw := io.Pipe()
-	// net/http waits for the body writer when a request is cancelled, and
-	// that writer may be blocked reading the pipe: unblock it.
-	stopAfter := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
-	defer stopAfter()
-	defer pw.CloseWithError(errStreamDone)
-	req, err := p.newRequest(ctx, url, pathStream, pr)
+	body := &streamBody{p: p, ctx: ctx, url: url, accepted: make(chan struct{}), done: make(chan struct{})}
+	// The body's writer runs on net/http's connection goroutine; once it has
+	// begun, wait for it before returning, so that nothing else is still
+	// taking frames off the queue.
+	defer func() {
+		cancel()
+		if body.began.Load() {
+			<-body.done
+		}
+	}()
+	req, err := p.newRequest(ctx, url, pathStream, body)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrBadPeer, err)
 	}
-	// Do returns only once the request body is finished, and the body is the
-	// pipe this goroutine writes after Do returns: if the connection dies
-	// before the response headers arrive, nothing would ever end the wait.
-	// Bound it: after ReadTimeout without headers, cancel the stream, which
-	// closes the pipe (stopAfter above) and so ends Do.
+	// Do returns once the response headers arrive, while the body is still
+	// being written. If the connection dies before the headers arrive,
+	// nothing would end the wait: after ReadTimeout without headers, cancel
+	// the stream, which ends Do.
 	headers := make(chan struct{})
 	var guard sync.WaitGroup
 	guard.Go(func() {
@@ -319,34 +322,86 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 		} else {
 			err = fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
 		}
-		pr.CloseWithError(err)
 		readErr <- err
 	})
 	defer func() {
 		cancel()
-		pr.CloseWithError(errStreamDone)
 		wg.Wait()
 	}()
 	p.setActive(url, func() { cancelCause(errURLsChanged) })
-	ticker := p.t.cfg.Clock.NewTicker(p.t.cfg.KeepAlive)
-	defer ticker.Stop()
-
-	buf := make([]byte, 0, maxBatchBytes)
-	var keepAlive [frameHeaderSize]byte
-	wrote := false
+	close(body.accepted)
 	for {
 		select {
 		case <-ctx.Done():
 			return true, context.Cause(ctx)
 		case err := <-readErr:
 			return true, err
+		case <-body.done:
+			return true, body.err
 		case <-p.wake:
 			p.reportIfNeeded()
+		}
+	}
+}
+
+// streamBody is a stream's request body. net/http's connection goroutine
+// copies a request body with io.CopyBuffer, which hands the copy to WriteTo:
+// so that goroutine itself waits for queued frames and writes each batch as
+// one chunk (net/http flushes after every chunk of a request body). A frame
+// reaches the socket after one goroutine wake-up, where a pipe between a
+// goroutine of ours and net/http's would take two.
+type streamBody struct {
+	p        *peer
+	ctx      context.Context
+	url      string
+	accepted chan struct{} // closed when the peer has answered 200
+	began    atomic.Bool
+	done     chan struct{} // closed when WriteTo returns, after err is set
+	err      error
+}
+
+var errBodyRead = errors.New("transport: a stream body is written with WriteTo, not read")
+
+// Read is never called by net/http, which uses WriteTo; a reader gets an
+// error, so a change there would fail the stream loudly, not silently.
+func (b *streamBody) Read([]byte) (int, error) { return 0, errBodyRead }
+
+// WriteTo writes frames to w until the stream ends. It waits for the peer to
+// accept the stream first, so no frame is sent to a peer that refuses it.
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	if b.began.Swap(true) {
+		return 0, errBodyRead
+	}
+	n, err := b.write(w)
+	b.err = err
+	close(b.done)
+	return n, err
+}
+
+func (b *streamBody) write(w io.Writer) (int64, error) {
+	p, ctx := b.p, b.ctx
+	select {
+	case <-b.accepted:
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+	ticker := p.t.cfg.Clock.NewTicker(p.t.cfg.KeepAlive)
+	defer ticker.Stop()
+
+	buf := make([]byte, 0, maxBatchBytes)
+	var keepAlive [frameHeaderSize]byte
+	var total int64
+	wrote := false
+	for {
+		select {
+		case <-ctx.Done():
+			return total, context.Cause(ctx)
 		case <-ticker.C():
 			if !wrote {
-				if _, err := pw.Write(keepAlive[:]); err != nil {
-					return true, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
+				if _, err := w.Write(keepAlive[:]); err != nil {
+					return total, fmt.Errorf("%w: %s: %v", ErrUnreachable, b.url, err)
 				}
+				total += frameHeaderSize
 			}
 			wrote = false
 		case f := <-p.queue:
@@ -362,10 +417,11 @@ func (p *peer) stream(ctx context.Context, url string) (connected bool, err erro
 					break batch
 				}
 			}
-			if _, err := pw.Write(buf); err != nil {
+			if _, err := w.Write(buf); err != nil {
 				p.dropped.Add(n)
-				return true, fmt.Errorf("%w: %s: %v", ErrUnreachable, url, err)
+				return total, fmt.Errorf("%w: %s: %v", ErrUnreachable, b.url, err)
 			}
+			total += int64(len(buf))
 			p.sent.Add(n)
 			p.sentBytes.Add(uint64(len(buf)))
 			p.batches.Add(1)
