@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,16 +12,11 @@ import (
 
 	"cairn/server"
 	"cairn/server/config"
+
+	"cairn/tools/testport"
 )
 
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr() string { return testport.MustAddr() }
 
 // A single-member cluster: start it, write a key through the v2 keys API.
 func ExampleMember() {

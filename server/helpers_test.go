@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"cairn/server/config"
+
+	"cairn/tools/testport"
 )
 
 // testNode is one in-process member with its flags, so it can be stopped
@@ -28,35 +29,15 @@ type testNode struct {
 	extraFlags []string
 }
 
-// portsGiven remembers the ports freePort handed out in this process, so
-// that two members of one test never get the same one (the kernel may hand
-// a port it just released out again at once).
-var portsGiven struct {
-	sync.Mutex
-	m map[string]bool
-}
-
+// freePort returns a loopback address for a member to listen on; see
+// package testport for why not port 0.
 func freePort(t testing.TB) string {
 	t.Helper()
-	portsGiven.Lock()
-	defer portsGiven.Unlock()
-	if portsGiven.m == nil {
-		portsGiven.m = map[string]bool{}
+	addr, err := testport.Addr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !portsGiven.m[addr] {
-			portsGiven.m[addr] = true
-			return addr
-		}
-	}
-	t.Fatal("no unused loopback port in 100 tries")
-	return ""
+	return addr
 }
 
 func newTestNode(t testing.TB, name string, extra ...string) *testNode {

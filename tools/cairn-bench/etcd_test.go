@@ -6,13 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"cairn/tools/refbin"
+
+	"cairn/tools/testport"
 )
 
 // refEtcd returns the reference etcd binary (refbin's search order) or
@@ -28,12 +29,11 @@ func refEtcd(t *testing.T) string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // startEtcd starts a single-member etcd with the v2 API and waits until it

@@ -11,16 +11,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cairn/tools/testport"
 )
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test.

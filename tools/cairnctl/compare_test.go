@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"cairn/tools/refbin"
+
+	"cairn/tools/testport"
 )
 
 // The comparison test runs a scripted list of command lines through the
@@ -48,15 +50,14 @@ func refBinary(env, name string) string {
 	return p
 }
 
-// freePort returns a loopback port nobody listens on right now.
+// freePort returns a loopback port nobody listens on right now (see package
+// testport for why not port 0).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	return port
 }
 
