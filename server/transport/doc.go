@@ -43,9 +43,12 @@
 // write, so a burst of MsgApp and heartbeats costs one syscall rather than one
 // each, and the receiver processes them in order without waiting for
 // acknowledgements (pipelining). No goroutine of ours sits between the queue
-// and the socket. A message sent to a peer
-// whose queue is full is dropped, counted in Status, and the peer is reported
-// unreachable; Raft retransmits. Messages to unknown peers are dropped.
+// and the socket. A message sent to a peer whose queue is full, or whose
+// stream failed and waits out its reconnect backoff, is dropped, counted in
+// Status, and the peer is reported unreachable; Raft retransmits what it
+// still needs once the peer is back (or sends a snapshot), rather than the
+// peer receiving a backlog gone stale. Messages sent while a stream is being
+// set up are queued. Messages to unknown peers are dropped.
 //
 // # Failures
 //

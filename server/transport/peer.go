@@ -55,7 +55,8 @@ type peer struct {
 
 	sent, sentBytes, batches, dropped atomic.Uint64
 	needReport                        atomic.Bool
-	rand                              *rand.Rand // jitter, used by run only
+	down                              atomic.Bool // between a stream's failure and the next attempt
+	rand                              *rand.Rand  // jitter, used by run only
 
 	mu         sync.Mutex
 	urls       []string
@@ -82,6 +83,16 @@ func newPeer(t *Transport, id uint64, urls []string, r *rand.Rand) *peer {
 }
 
 func (p *peer) enqueue(frame []byte) {
+	if p.down.Load() {
+		// The stream failed and the goroutine waits out its backoff: a
+		// message queued now would go out only after that, stale (say a run
+		// of MsgApps raft has given up on, which would spare a restarted
+		// peer the snapshot it needs). Drop it and let Raft know, as for a
+		// full queue. Messages sent while a stream is being set up are
+		// queued: they go out as soon as it is.
+		p.drop(1)
+		return
+	}
 	select {
 	case p.queue <- frame:
 	default:
@@ -157,6 +168,7 @@ func (p *peer) setActive(url string, stop func()) {
 // setInactive records a failure; it logs only when the stream was up, so a
 // peer that stays down does not flood the log.
 func (p *peer) setInactive(err error) {
+	p.down.Store(true)
 	p.mu.Lock()
 	wasActive := p.active
 	first := p.lastErr == nil && p.since.IsZero()
@@ -195,6 +207,7 @@ func (p *peer) run() {
 	defer p.cancel()
 	bo := backoff.New(p.t.cfg.BackoffMin, p.t.cfg.BackoffMax, p.rand)
 	for {
+		p.down.Store(false)
 		connected, err := p.stream(p.ctx, p.pickURL())
 		if p.ctx.Err() != nil {
 			return

@@ -870,3 +870,49 @@ func TestPeerAcceptsButNeverAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStaleMessagesAfterBackoff: a message sent while the stream to a peer
+// waits out its reconnect backoff is dropped and reported, not delivered once
+// the peer is back. By then raft has moved on; a restarted follower in
+// particular must not be caught up by a run of old MsgApps instead of the
+// snapshot raft decided to send it.
+func TestNoStaleMessagesAfterBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pn pipeNet
+		fa := newFakeRaft()
+		cfg := testConfig(1, testCluster, fa, &logSink{})
+		cfg.DialContext = pn.dial
+		cfg.BackoffMin, cfg.BackoffMax = time.Second, time.Second
+		a := New(cfg)
+		if err := a.AddPeer(2, []string{"http://m2:2380"}); err != nil {
+			t.Fatal(err)
+		}
+		<-fa.unreachable // nothing listens yet: refused, now in backoff
+		a.Send([]raft.Message{app(1, 2, 1)})
+		if st := a.Status()[0]; st.Dropped != 1 {
+			t.Errorf("during the backoff: Dropped = %d, want 1", st.Dropped)
+		}
+		<-fa.unreachable // the drop is reported too
+
+		fb := newFakeRaft()
+		cfgb := testConfig(2, testCluster, fb, &logSink{})
+		cfgb.DialContext = pn.dial
+		b := New(cfgb)
+		srv := &http.Server{Handler: b.Handler()}
+		go srv.Serve(pn.listen("m2:2380"))
+		time.Sleep(2 * time.Second) // the backoff ends; the stream connects
+		synctest.Wait()
+		if st := a.Status()[0]; !st.Active {
+			t.Fatalf("peer back, stream not active: %+v", st)
+		}
+		a.Send([]raft.Message{{Type: raft.MsgHeartbeat, From: 1, To: 2, Term: 3}})
+		<-fb.reached(1)
+		synctest.Wait()
+		if got := fb.received(); len(got) != 1 || got[0].Type != raft.MsgHeartbeat {
+			t.Errorf("peer received %v, want only the heartbeat sent after it came back", got)
+		}
+		a.Close()
+		b.Close()
+		srv.Close()
+	})
+}
