@@ -578,7 +578,15 @@ func (m *Member) maybeSnapshot() {
 	m.snapshotting = true
 	captured := make(chan struct{})
 	var once sync.Once
-	capture := func() { once.Do(func() { close(captured) }) }
+	// Once the store has captured its state, nothing waits for the rest
+	// of the snapshot: it runs at a lower priority (on its own thread,
+	// which ends with the goroutine).
+	capture := func() {
+		once.Do(func() {
+			close(captured)
+			lowerThreadPriority()
+		})
+	}
 	m.goFunc(func() {
 		err := m.writeSnapshot(meta, capture)
 		capture()
