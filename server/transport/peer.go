@@ -396,6 +396,10 @@ func (b *streamBody) write(w io.Writer) (int64, error) {
 	select {
 	case <-b.accepted:
 	case <-ctx.Done():
+	}
+	if ctx.Err() != nil {
+		// Also when both were ready: the stream ended before net/http
+		// got to the body.
 		return 0, context.Cause(ctx)
 	}
 	ticker := p.t.cfg.Clock.NewTicker(p.t.cfg.KeepAlive)
