@@ -15,8 +15,13 @@ import (
 
 // Compression settings, chosen for small boxes: one synchronous encoder
 // goroutine-free stream, a 1 MiB window (the window is what dominates both
-// encoder and decoder memory), the default level. Readers accept windows up
+// encoder and decoder memory), the fastest level. Readers accept windows up
 // to maxDecoderWindow so that a later version may raise encoderWindow.
+//
+// The encoder does not use zstd's low-memory mode: on a snapshot of 10,000
+// keys with their event history (8.3 MB) that mode took 13.6 ms of CPU to
+// save 1.1 MiB of allocation, against 8.8-9.2 ms without it. A snapshot runs
+// on every member at once, and its CPU is what delays the requests in flight.
 const (
 	encoderWindow    = 1 << 20
 	maxDecoderWindow = 8 << 20
@@ -27,7 +32,6 @@ func newEncoder(w io.Writer) (*zstd.Encoder, error) {
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(encoderWindow),
-		zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderCRC(true),
 		zstd.WithZeroFrames(true),
 	)
