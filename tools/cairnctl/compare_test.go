@@ -444,9 +444,11 @@ func (s *side) run(t *testing.T, st step) result {
 	cmd.Stdin = strings.NewReader(st.stdin)
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var found chan struct{} // stdout.found, read here without its lock
 	if st.until != "" {
 		stdout.until = s.subst(st.until)
-		stdout.found = make(chan struct{})
+		found = make(chan struct{})
+		stdout.found = found
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -457,7 +459,7 @@ func (s *side) run(t *testing.T, st step) result {
 	defer timeout.Stop()
 	if st.until != "" {
 		select {
-		case <-stdout.found:
+		case <-found:
 			cmd.Process.Signal(os.Interrupt)
 		case <-done:
 			t.Fatalf("%s %q exited before printing %q: stdout %q stderr %q", s.name, args, stdout.until, stdout.String(), stderr.String())
