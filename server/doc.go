@@ -132,7 +132,9 @@
 // store at the applied index: a goroutine calls kv.Store.Save into a
 // snapshot.Writer; the loop waits only until Save has captured its state
 // (its first write), so writes continue while the snapshot is compressed
-// and fsynced. When it is committed the loop records the WAL marker,
+// and fsynced. From then on the goroutine runs on a thread of its own, 10
+// nicer than the process (lowerThreadPriority), so requests in flight go
+// first. When it is committed the loop records the WAL marker,
 // MemoryStorage.CreateSnapshot (metadata only, no payload in memory),
 // compacts the in-memory log keeping CatchUpEntries (default 5000) for slow
 // followers, and releases WAL segments before the snapshot.

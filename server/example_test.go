@@ -12,7 +12,6 @@ import (
 
 	"cairn/server"
 	"cairn/server/config"
-
 	"cairn/tools/testport"
 )
 

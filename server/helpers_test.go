@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"cairn/server/config"
-
 	"cairn/tools/testport"
 )
 

@@ -6,13 +6,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func threadNice(t *testing.T) int {
-	t.Helper()
-	raw, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 20 - raw
+// niceOf is the niceness of thread tid (0: the calling thread, which is how
+// Linux reads PRIO_PROCESS); getpriority(2) returns 20 - nice.
+func niceOf(tid int) (int, error) {
+	raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+	return 20 - raw, err
 }
 
 // TestLowerThreadPriority: only the calling goroutine's thread gets nicer,
@@ -21,13 +19,10 @@ func TestLowerThreadPriority(t *testing.T) {
 	type result struct{ before, after, tid int }
 	ch := make(chan result)
 	go func() {
-		before := func() int {
-			raw, _ := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
-			return 20 - raw
-		}()
+		before, _ := niceOf(unix.Gettid())
 		lowerThreadPriority()
-		raw, _ := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
-		ch <- result{before, 20 - raw, unix.Gettid()}
+		after, _ := niceOf(unix.Gettid())
+		ch <- result{before, after, unix.Gettid()}
 	}()
 	r := <-ch
 	if want := min(r.before+backgroundNice, 19); r.after != want {
@@ -36,15 +31,19 @@ func TestLowerThreadPriority(t *testing.T) {
 	// Other threads keep the process's niceness; this goroutine's thread
 	// is not the lowered one (that one ends with its goroutine).
 	if tid := unix.Gettid(); tid != r.tid {
-		if n := threadNice(t); n != r.before {
+		n, err := niceOf(tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != r.before {
 			t.Errorf("test goroutine's thread nice %d, want %d", n, r.before)
 		}
 	}
-	proc, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	proc, err := niceOf(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if 20-proc != r.before {
-		t.Errorf("main thread nice %d, want %d", 20-proc, r.before)
+	if proc != r.before {
+		t.Errorf("calling thread nice %d, want %d", proc, r.before)
 	}
 }

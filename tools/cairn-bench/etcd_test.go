@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"cairn/tools/refbin"
-
 	"cairn/tools/testport"
 )
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"cairn/tools/refbin"
-
 	"cairn/tools/testport"
 )
 

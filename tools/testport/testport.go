@@ -14,7 +14,6 @@ package testport
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -83,7 +82,7 @@ func portRange() (lo, hi int) {
 func MustAddr() string {
 	a, err := Addr()
 	if err != nil {
-		panic(fmt.Sprint(err))
+		panic(err)
 	}
 	return a
 }
