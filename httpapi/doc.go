@@ -74,15 +74,16 @@
 // MaxKeyBytes (4 KiB) a key (error 209, the limit in the cause);
 // MaxWatchesPerConn (1000) the open watches of one client connection
 // (RemoteAddr; HTTP 429, cairn error 470 "Too many watches"). An idle
-// long-poll watch costs about 27 KiB on the serving side and no CPU: it is
-// the connection's goroutine blocked on a channel, with no timer and no
-// goroutine of its own. Nearly all of it is net/http's per connection: the
-// serving goroutine's stack (8 KiB) and its background reader's (2 KiB), a
-// 4 KiB read buffer, 4 KiB write and 2 KiB chunking buffers, the conn,
-// request and response structs; the kv watcher with its one-slot channel is
-// a few hundred bytes. http.Server has no knob for these buffers, so
-// cutting further means serving watches outside net/http.
-// TestIdleWatchersMemory enforces 32 KiB per idle watch.
+// long-poll watch costs no CPU: it is the connection's goroutine blocked on
+// a channel, with no timer, plus the goroutine that reads the connection to
+// notice the client leaving. The member serves its client listeners with
+// httpapi/h1, where an idle watch takes about 17 KiB: the two goroutines'
+// stacks, h1's 4 KiB read buffer, the request and the answer's buffered
+// head; the kv watcher with its one-slot channel is a few hundred bytes.
+// Under a plain http.Server (as in the example above) it takes about
+// 27 KiB, most of it net/http's per-connection buffers (4 KiB read, 4 KiB
+// write, 2 KiB chunking), which it has no knob for.
+// TestIdleWatchersMemory enforces 32 KiB per idle watch on both.
 //
 // # Metrics
 //

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,4 +313,12 @@ func (h *Handler) forwardOnce(ctx context.Context, r *http.Request, base string,
 	}
 	out.Header.Set(ForwardedHeader, "1")
 	return h.client.Do(out)
+}
+
+// MayWait reports whether r may be a watch, which waits for a change and
+// must notice its client going away meanwhile: it has "wait" in its query.
+// The client listener's server (httpapi/h1) reads the connection while
+// these run, and cancels their context when the client closes it.
+func MayWait(r *http.Request) bool {
+	return strings.Contains(r.URL.RawQuery, "wait")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cairn/httpapi/h1"
 )
 
 // Idle watcher budget: bytes of Go heap plus goroutine stacks per open
@@ -51,6 +54,35 @@ func memSplit() (heap, stack uint64) {
 // then closes the connections and checks that the watchers, goroutines and
 // memory are released.
 func TestIdleWatchersMemory(t *testing.T) {
+	t.Run("net/http", func(t *testing.T) {
+		testIdleWatchersMemory(t, func(h http.Handler) (string, func()) {
+			srv := httptest.NewServer(h)
+			return srv.Listener.Addr().String(), srv.Close
+		})
+	})
+	// The member's client listener.
+	t.Run("h1", func(t *testing.T) {
+		testIdleWatchersMemory(t, func(h http.Handler) (string, func()) {
+			srv := h1.New(h, h1.Options{Long: MayWait})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			return ln.Addr().String(), func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := srv.Shutdown(ctx); err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+			}
+		})
+	})
+}
+
+// testIdleWatchersMemory runs TestIdleWatchersMemory on the server that
+// serve starts; its close function returns once every request has ended.
+func testIdleWatchersMemory(t *testing.T, serve func(http.Handler) (addr string, close func())) {
 	if raceEnabled {
 		t.Skip("memory budget test: the race detector inflates stacks and heap")
 	}
@@ -68,12 +100,12 @@ func TestIdleWatchersMemory(t *testing.T) {
 	}
 	f := newFake()
 	h := New(f, Options{})
-	srv := httptest.NewServer(h)
+	addr, closeSrv := serve(h)
 	closed := false
 	t.Cleanup(func() {
 		if !closed {
 			h.Close()
-			srv.Close()
+			closeSrv()
 		}
 	})
 	baseGoroutines := runtime.NumGoroutine()
@@ -83,7 +115,7 @@ func TestIdleWatchersMemory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestWatchClientHelper$")
-	cmd.Env = append(os.Environ(), "CAIRN_WATCH_CLIENT="+srv.Listener.Addr().String()+","+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), "CAIRN_WATCH_CLIENT="+addr+","+strconv.Itoa(n))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +158,7 @@ func TestIdleWatchersMemory(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("watch client: %v", err)
 	}
-	srv.Close()
+	closeSrv()
 	closed = true
 	if got := f.store.Stats().Watchers; got != 0 {
 		t.Errorf("store watchers after close = %d, want 0", got)

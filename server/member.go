@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"cairn/httpapi"
+	"cairn/httpapi/h1"
 	"cairn/kv"
 	"cairn/raft"
 	"cairn/server/config"
@@ -103,7 +104,7 @@ type Member struct {
 	wrapIO func(*Member)
 
 	clientLns, peerLns []net.Listener
-	servers            []*http.Server
+	servers            []httpServer
 	peerRaft           atomic.Pointer[http.Handler]
 
 	actc  chan func(*raft.RawNode)
@@ -373,7 +374,11 @@ func (m *Member) Start(ctx context.Context) error {
 		default:
 		}
 		for _, ln := range m.clientLns {
-			m.serveLocked(ln, m.api)
+			// The client API on the lean HTTP/1.1 path, watches
+			// read for a client going away (httpapi/h1).
+			srv := h1.New(m.api, h1.Options{ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn), Long: httpapi.MayWait})
+			m.servers = append(m.servers, srv)
+			m.goFunc(func() { srv.Serve(ln) })
 		}
 	})
 	m.logger.Info("member started", "id", hexID(m.id), "cluster", hexID(m.clusterID), "name", m.cfg.Name,
@@ -387,8 +392,18 @@ func (m *Member) serve(ln net.Listener, h http.Handler) {
 	m.serveLocked(ln, h)
 }
 
+// httpServer is what Stop needs of an HTTP server: net/http's for the
+// peer listeners, h1's for the client ones.
+type httpServer interface {
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// readHeaderTimeout bounds the arrival of a request head once it started.
+const readHeaderTimeout = 10 * time.Second
+
 func (m *Member) serveLocked(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout}
 	m.servers = append(m.servers, srv)
 	m.goFunc(func() { srv.Serve(ln) })
 }
