@@ -100,18 +100,6 @@ func (d *dirKids) insert(n *node) {
 	}
 }
 
-// replace puts n, of the same name, in the place of old.
-func (d *dirKids) replace(old, n *node) {
-	ci, i, ok := d.find(old.name)
-	if !ok || d.chunks[ci][i] != old {
-		panic("kv: replace of a missing child " + old.name)
-	}
-	d.chunks[ci][i] = n
-	if d.index != nil {
-		d.index[n.name] = n
-	}
-}
-
 // insertSorted is insert without the map.
 func (d *dirKids) insertSorted(n *node) {
 	d.n++

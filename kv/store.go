@@ -322,17 +322,23 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 			panic("kv: walkCreate failed after checks: " + cerr.Error())
 		}
 	}
-	// Clone the name so the node does not pin the request's whole path.
-	n := &node{name: strings.Clone(name), created: next, modified: next, expire: exp}
+	var n *node
+	if replaced != nil {
+		// The file becomes the new node where it stands, as update and
+		// compareAndSwap change theirs: no second search of the directory,
+		// and the TTL heap tells the old expiry from the new one by value.
+		n = replaced
+		*n = node{name: n.name}
+	} else {
+		// Clone the name so the node does not pin the request's whole path.
+		n = &node{name: strings.Clone(name)}
+		d.kids.insert(n)
+	}
+	n.created, n.modified, n.expire = next, next, exp
 	if dir {
 		n.kids = newDirKids()
 	} else {
 		n.value = value
-	}
-	if replaced != nil {
-		d.kids.replace(replaced, n)
-	} else {
-		d.kids.insert(n)
 	}
 	s.schedule(p, n)
 	st := n.state(p)
