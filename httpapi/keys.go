@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -53,34 +52,26 @@ type reqErr struct {
 	cause string
 }
 
-func firstValue(f url.Values, k string) (string, bool) {
-	vs, ok := f[k]
-	if !ok || len(vs) == 0 {
-		return "", false
-	}
-	return vs[0], true
-}
-
-func getBool(f url.Values, k string) (bool, *reqErr) {
-	s, ok := firstValue(f, k)
+func getBool(p *keyParams, i int) (bool, *reqErr) {
+	s, ok := p.get(i)
 	if !ok {
 		return false, nil
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, &reqErr{ecodeInvalidField, `invalid value for "` + k + `"`}
+		return false, &reqErr{ecodeInvalidField, `invalid value for "` + paramNames[i] + `"`}
 	}
 	return b, nil
 }
 
-func getUint(f url.Values, k string, code int) (uint64, *reqErr) {
-	s, ok := firstValue(f, k)
+func getUint(p *keyParams, i int, code int) (uint64, *reqErr) {
+	s, ok := p.get(i)
 	if !ok {
 		return 0, nil
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, &reqErr{code, `invalid value for "` + k + `"`}
+		return 0, &reqErr{code, `invalid value for "` + paramNames[i] + `"`}
 	}
 	return v, nil
 }
@@ -88,55 +79,48 @@ func getUint(f url.Values, k string, code int) (uint64, *reqErr) {
 // parseKeyRequest follows etcd v2.3.8's parseKeyRequest (spec 1.2), in the
 // same order, so the first bad parameter reported is the same.
 func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
-	var f url.Values
-	switch {
-	case r.URL.RawQuery == "" && r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch:
-		// Nothing to parse (ParseForm reads a body only for these
-		// three methods): skip ParseForm's empty maps.
-	default:
-		if err := r.ParseForm(); err != nil {
-			return nil, &reqErr{ecodeInvalidForm, err.Error()}
-		}
-		f = r.Form
-	}
 	kr := &keyRequest{method: r.Method, path: storePath(key)}
+	var p keyParams
+	if e := readKeyParams(r, &p); e != nil {
+		return nil, e
+	}
 	var e *reqErr
-	if kr.prevIndex, e = getUint(f, "prevIndex", ecodeIndexNaN); e != nil {
+	if kr.prevIndex, e = getUint(&p, pPrevIndex, ecodeIndexNaN); e != nil {
 		return nil, e
 	}
-	if kr.waitIndex, e = getUint(f, "waitIndex", ecodeIndexNaN); e != nil {
+	if kr.waitIndex, e = getUint(&p, pWaitIndex, ecodeIndexNaN); e != nil {
 		return nil, e
 	}
-	if kr.atIndex, e = getUint(f, "atIndex", ecodeIndexNaN); e != nil {
+	if kr.atIndex, e = getUint(&p, pAtIndex, ecodeIndexNaN); e != nil {
 		return nil, e
 	}
-	if kr.waitApplied, e = getUint(f, "waitApplied", ecodeIndexNaN); e != nil {
+	if kr.waitApplied, e = getUint(&p, pWaitApplied, ecodeIndexNaN); e != nil {
 		return nil, e
 	}
-	for _, b := range []struct {
-		name string
-		dst  *bool
+	for _, b := range [...]struct {
+		param int
+		dst   *bool
 	}{
-		{"recursive", &kr.recursive}, {"sorted", &kr.sorted}, {"wait", &kr.wait},
-		{"dir", &kr.dir}, {"quorum", &kr.quorum}, {"stream", &kr.stream},
+		{pRecursive, &kr.recursive}, {pSorted, &kr.sorted}, {pWait, &kr.wait},
+		{pDir, &kr.dir}, {pQuorum, &kr.quorum}, {pStream, &kr.stream},
 	} {
-		if *b.dst, e = getBool(f, b.name); e != nil {
+		if *b.dst, e = getBool(&p, b.param); e != nil {
 			return nil, e
 		}
 	}
 	if kr.wait && r.Method != http.MethodGet {
 		return nil, &reqErr{ecodeInvalidField, `"wait" can only be used with GET requests`}
 	}
-	pv, hasPV := firstValue(f, "prevValue")
+	pv, hasPV := p.get(pPrevValue)
 	if hasPV && pv == "" {
 		return nil, &reqErr{ecodePrevValueRequired, `"prevValue" cannot be empty`}
 	}
 	kr.prevValue = pv
-	if kr.noValue, e = getBool(f, "noValueOnSuccess"); e != nil {
+	if kr.noValue, e = getBool(&p, pNoValue); e != nil {
 		return nil, e
 	}
-	if s, _ := firstValue(f, "ttl"); s != "" {
-		if kr.ttl, e = getUint(f, "ttl", ecodeTTLNaN); e != nil {
+	if s, _ := p.get(pTTL); s != "" {
+		if kr.ttl, e = getUint(&p, pTTL, ecodeTTLNaN); e != nil {
 			return nil, e
 		}
 		if kr.ttl > 1<<32 {
@@ -144,8 +128,8 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 		}
 		kr.hasTTL = true
 	}
-	if _, ok := f["prevExist"]; ok {
-		b, e := getBool(f, "prevExist")
+	if _, ok := p.get(pPrevExist); ok {
+		b, e := getBool(&p, pPrevExist)
 		if e != nil {
 			// etcd words this cause without quotes.
 			return nil, &reqErr{ecodeInvalidField, "invalid value for prevExist"}
@@ -155,12 +139,12 @@ func parseKeyRequest(r *http.Request, key string) (*keyRequest, *reqErr) {
 			kr.prevExist = kv.PrevExistTrue
 		}
 	}
-	if _, ok := f["refresh"]; ok {
-		if kr.refresh, e = getBool(f, "refresh"); e != nil {
+	if _, ok := p.get(pRefresh); ok {
+		if kr.refresh, e = getBool(&p, pRefresh); e != nil {
 			return nil, &reqErr{ecodeInvalidField, "invalid value for refresh"}
 		}
 	}
-	kr.value, _ = firstValue(f, "value")
+	kr.value, _ = p.get(pValue)
 	if (kr.atIndex != 0 || kr.waitApplied != 0) && (kr.method != http.MethodGet && kr.method != http.MethodHead || kr.wait || kr.quorum) {
 		return nil, &reqErr{ecodeInvalidField, `"atIndex" and "waitApplied" can only be used with GET or HEAD requests without wait or quorum`}
 	}
