@@ -145,7 +145,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
 		return
 	}
-	if h.maxBody > 0 && r.Body != nil {
+	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody && (r.ContentLength < 0 || r.ContentLength > h.maxBody) {
+		// A body of a declared length within the limit cannot grow past
+		// it: the server reads no more than Content-Length.
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	rec := &statusRecorder{ResponseWriter: w}
