@@ -129,7 +129,10 @@
 // # Snapshots and restart
 //
 // After --snapshot-count applied entries the loop starts a snapshot of the
-// store at the applied index: a goroutine calls kv.Store.Save into a
+// store at the applied index. The first snapshot after a start waits for
+// a further count/n times the member's rank among the n voters
+// (snapshotStagger), so the members of a cluster snapshot at indexes
+// count/n apart rather than all at the same one. A goroutine calls kv.Store.Save into a
 // snapshot.Writer; the loop waits only until Save has captured its state
 // (its first write), so writes continue while the snapshot is compressed
 // and fsynced. From then on the goroutine runs on a thread of its own, 10

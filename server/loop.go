@@ -568,9 +568,14 @@ func (m *Member) maybeSnapshot() {
 	applied := m.applied.Load()
 	// After a failed attempt, wait for another --snapshot-count entries.
 	since := max(m.snapIndex.Load(), m.snapFailedAt)
-	if m.snapshotting || applied-since < m.cfg.SnapshotCount || m.appliedTerm == 0 {
+	if !m.staggered && len(m.confState.Voters) > 0 {
+		m.staggered = true
+		m.snapStagger = snapshotStagger(m.id, m.confState.Voters, m.cfg.SnapshotCount)
+	}
+	if m.snapshotting || applied-since < m.cfg.SnapshotCount+m.snapStagger || m.appliedTerm == 0 {
 		return
 	}
+	m.snapStagger = 0
 	meta := raft.SnapshotMeta{Index: applied, Term: m.appliedTerm, ConfState: raft.ConfState{
 		Voters:   append([]uint64(nil), m.confState.Voters...),
 		Learners: append([]uint64(nil), m.confState.Learners...),
@@ -599,6 +604,30 @@ func (m *Member) maybeSnapshot() {
 	case <-captured:
 	case <-m.stopc:
 	}
+}
+
+// snapshotStagger is how far past --snapshot-count (count) member id takes
+// its first snapshot: count/n times its rank among the n voters. Members
+// that started together then snapshot at indexes count/n apart instead of
+// all at once, so a commit, which needs the leader and one follower, does
+// not wait for every follower's snapshot at the same moment, and members
+// that share a box do not all take their CPU for it together. A learner or
+// a lone member has none.
+func snapshotStagger(id uint64, voters []uint64, count uint64) uint64 {
+	rank := 0
+	found := false
+	for _, v := range voters {
+		switch {
+		case v == id:
+			found = true
+		case v < id:
+			rank++
+		}
+	}
+	if !found {
+		return 0
+	}
+	return count / uint64(len(voters)) * uint64(rank)
 }
 
 func (m *Member) writeSnapshot(meta raft.SnapshotMeta, captured func()) error {

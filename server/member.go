@@ -137,6 +137,12 @@ type Member struct {
 	queuedBytes  atomic.Int64
 	campaigned   bool
 	snapFailedAt uint64
+	// snapStagger delays this process's first snapshot by a share of
+	// --snapshot-count set by the member's rank among the voters, so that
+	// members do not all snapshot at the same index (see maybeSnapshot).
+	// staggered records that it has been set.
+	snapStagger uint64
+	staggered   bool
 
 	// Published state.
 	lead        atomic.Uint64

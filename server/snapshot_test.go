@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func listDir(t *testing.T, dir, suffix string) []string {
@@ -86,5 +87,58 @@ func TestInterruptedBootstrap(t *testing.T) {
 	n.waitReady(t)
 	if r := put(t, n, "/k", "v"); !strings.Contains(r.body, `"modifiedIndex":4`) {
 		t.Fatalf("first write after re-bootstrap: %s", r.body)
+	}
+}
+
+func TestSnapshotStagger(t *testing.T) {
+	voters := []uint64{30, 10, 20}
+	for _, c := range []struct {
+		id, count, want uint64
+	}{
+		{10, 10000, 0}, {20, 10000, 3333}, {30, 10000, 6666},
+		{40, 10000, 0}, // a learner
+		{20, 2, 0},
+	} {
+		if got := snapshotStagger(c.id, voters, c.count); got != c.want {
+			t.Errorf("snapshotStagger(%d, %v, %d) = %d, want %d", c.id, voters, c.count, got, c.want)
+		}
+	}
+	if got := snapshotStagger(7, []uint64{7}, 100); got != 0 {
+		t.Errorf("a lone member staggers by %d", got)
+	}
+}
+
+// TestSnapshotsStaggered checks that the members of a cluster take their
+// snapshots at indexes apart.
+func TestSnapshotsStaggered(t *testing.T) {
+	const count = 30
+	nodes := newCluster(t, 3, nil, "--snapshot-count", fmt.Sprint(count))
+	for i := range 2 * count {
+		put(t, nodes[0], fmt.Sprintf("/k%d", i), "v")
+	}
+	var lo, hi uint64
+	for _, n := range nodes {
+		// The loop starts a snapshot once it applies the entry; wait for
+		// it to be recorded.
+		var idx uint64
+		for range 200 {
+			if idx = n.m.snapIndex.Load(); idx != 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if idx == 0 {
+			t.Fatalf("%x took no snapshot after %d writes with --snapshot-count %d", n.m.id, 2*count, count)
+		}
+		if lo == 0 || idx < lo {
+			lo = idx
+		}
+		hi = max(hi, idx)
+	}
+	// Staggered by count/3 per rank, the members' latest snapshots lie
+	// count/3 or more apart; unstaggered, they are at the same index or
+	// within a batch.
+	if hi-lo < count/3 {
+		t.Errorf("latest snapshots at indexes %d to %d: not staggered", lo, hi)
 	}
 }

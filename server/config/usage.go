@@ -24,7 +24,8 @@ Member:
   --data-dir '${name}.etcd'
     Path to the data directory.
   --snapshot-count '10000'
-    Number of committed entries that trigger a snapshot to disk.
+    Number of committed entries that trigger a snapshot to disk (the
+    members of a cluster take theirs at indexes count/members apart).
   --heartbeat-interval '100'
     Time (in milliseconds) of a heartbeat interval.
   --election-timeout '1000'
