@@ -79,8 +79,10 @@
 // For each Ready:
 //
 //  1. Messages (leader appends, heartbeats, vote requests) go to the
-//     transport at once; a MsgSnap is sent by streaming the newest snapshot
-//     file through the transport's snapshot stream.
+//     transport last, after steps 3 and 4, so that the stream goroutine
+//     they wake runs as soon as the loop waits, ahead of the writer; a
+//     MsgSnap is sent by streaming the newest snapshot file through the
+//     transport's snapshot stream.
 //  2. A Ready that carries a snapshot from the leader is handled whole on
 //     the loop, after the disk writer has drained: kv.Restore from the file
 //     that ReceiveSnapshot stored (snapshot.Receive), the WAL snapshot
