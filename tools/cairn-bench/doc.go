@@ -47,8 +47,11 @@
 // keys workloads use a small HTTP/1.1 client of their own (httpConn) with one
 // keep-alive connection per client (or --conns shared ones), prebuilt request
 // bytes, no per-request allocation in the steady state, and per-client
-// histograms merged at the end. Watchers use net/http, whose cost is per
-// event, not per request.
+// histograms merged at the end. Watchers use the same client: each decodes
+// its chunked stream in place and reads only the sequence number at the
+// start of the event's value, with no JSON decoding (about 10 us of CPU per
+// delivery on a 2-core KVM guest, against 18-20 us with net/http and
+// encoding/json).
 //
 // report reads two files of --json lines (runs with the same --label are
 // repeats; scripts may add {"label":..,"value":..,"unit":..} lines for other

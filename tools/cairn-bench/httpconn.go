@@ -93,9 +93,17 @@ func (h *httpConn) do(method string, path, form []byte) (status int, body []byte
 }
 
 func (h *httpConn) roundTrip(method string, path, form []byte) (int, []byte, error) {
+	if err := h.writeRequest(method, path, form); err != nil {
+		return 0, nil, err
+	}
+	return h.readResponse(method == "HEAD")
+}
+
+// writeRequest dials if needed, sets the deadline and sends one request.
+func (h *httpConn) writeRequest(method string, path, form []byte) error {
 	if h.c == nil {
 		if err := h.dial(); err != nil {
-			return 0, nil, err
+			return err
 		}
 	}
 	if h.timeout > 0 {
@@ -116,61 +124,97 @@ func (h *httpConn) roundTrip(method string, path, form []byte) (int, []byte, err
 	r = append(r, "\r\n"...)
 	h.req = r
 	if _, err := h.bw.Write(r); err != nil {
-		return 0, nil, err
+		return err
 	}
 	if form != nil {
 		if _, err := h.bw.Write(form); err != nil {
-			return 0, nil, err
+			return err
 		}
 	}
-	if err := h.bw.Flush(); err != nil {
-		return 0, nil, err
-	}
-	return h.readResponse(method == "HEAD")
+	return h.bw.Flush()
 }
 
-// readResponse parses a status line, the headers and the body (by
-// Content-Length, chunked, or until EOF).
-func (h *httpConn) readResponse(head bool) (int, []byte, error) {
+// stream sends a GET for path and reads the answer's head. A 200 with a
+// chunked body (a v2 stream watch) gives the decoded body, read with no
+// deadline from then on; anything else is an error, and the connection is
+// closed.
+func (h *httpConn) stream(path []byte) (io.Reader, error) {
+	err := h.writeRequest("GET", path, nil)
+	var hd respHead
+	if err == nil {
+		hd, err = h.readHead()
+	}
+	switch {
+	case err != nil:
+	case hd.status != 200:
+		err = fmt.Errorf("%w: %d", errStatus, hd.status)
+	case !hd.chunked:
+		err = fmt.Errorf("%w: a watch stream that is not chunked", errBadResponse)
+	default:
+		h.c.SetDeadline(time.Time{})
+		return httputil.NewChunkedReader(h.br), nil
+	}
+	h.Close()
+	return nil, err
+}
+
+// respHead is what readHead reads of a response.
+type respHead struct {
+	status              int
+	length              int64 // Content-Length, -1 if none
+	chunked, closeAfter bool
+}
+
+// readHead parses a status line and the headers.
+func (h *httpConn) readHead() (respHead, error) {
+	hd := respHead{length: -1}
 	line, err := h.br.ReadSlice('\n')
 	if err != nil {
-		return 0, nil, err
+		return hd, err
 	}
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
-		return 0, nil, fmt.Errorf("%w: status line %q", errBadResponse, line)
+		return hd, fmt.Errorf("%w: status line %q", errBadResponse, line)
 	}
-	status, err := strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: status line %q", errBadResponse, line)
+	if hd.status, err = strconv.Atoi(string(line[9:12])); err != nil {
+		return hd, fmt.Errorf("%w: status line %q", errBadResponse, line)
 	}
-	length := int64(-1)
-	chunked, closeAfter := false, false
 	for {
 		line, err = h.br.ReadSlice('\n')
 		if err != nil {
-			return 0, nil, err
+			return hd, err
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
-			break
+			return hd, nil
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
-			return 0, nil, fmt.Errorf("%w: header %q", errBadResponse, line)
+			return hd, fmt.Errorf("%w: header %q", errBadResponse, line)
 		}
 		name, val := line[:colon], bytes.TrimSpace(line[colon+1:])
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
-			length, err = strconv.ParseInt(string(val), 10, 64)
-			if err != nil || length < 0 {
-				return 0, nil, fmt.Errorf("%w: Content-Length %q", errBadResponse, val)
+			hd.length, err = strconv.ParseInt(string(val), 10, 64)
+			if err != nil || hd.length < 0 {
+				return hd, fmt.Errorf("%w: Content-Length %q", errBadResponse, val)
 			}
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = bytes.EqualFold(val, []byte("chunked"))
+			hd.chunked = bytes.EqualFold(val, []byte("chunked"))
 		case bytes.EqualFold(name, []byte("Connection")):
-			closeAfter = bytes.EqualFold(val, []byte("close"))
+			hd.closeAfter = bytes.EqualFold(val, []byte("close"))
 		}
 	}
+}
+
+// readResponse reads a response: the head, then the body (by
+// Content-Length, chunked, or until EOF).
+func (h *httpConn) readResponse(head bool) (int, []byte, error) {
+	hd, err := h.readHead()
+	if err != nil {
+		return 0, nil, err
+	}
+	status, length, chunked, closeAfter := hd.status, hd.length, hd.chunked, hd.closeAfter
+	var line []byte
 	h.body = h.body[:0]
 	switch {
 	case head || status == 204 || status == 304 || status/100 == 1:

@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -253,11 +251,60 @@ func newResult(cfg *config, elapsed time.Duration, c *counters, h *Histogram) *r
 	return r
 }
 
-// watchEvent is the part of a v2 watch event the watchers look at.
-type watchEvent struct {
-	Node struct {
-		Value string `json:"value"`
-	} `json:"node"`
+// eventSeq reads the sequence number the watch writer put at the start of
+// an event's value ("<seq>.<padding>"): the first "value" of the event's
+// JSON, which is node.value (node comes before prevNode).
+func eventSeq(event []byte) (int64, bool) {
+	const tag = `"value":"`
+	i := bytes.Index(event, []byte(tag))
+	if i < 0 {
+		return 0, false
+	}
+	if p := bytes.Index(event[:i], []byte(`"prevNode"`)); p >= 0 {
+		return 0, false // node has no value (a delete)
+	}
+	v := event[i+len(tag):]
+	dot := bytes.IndexByte(v, '.')
+	if dot <= 0 {
+		return 0, false
+	}
+	var seq int64
+	for _, b := range v[:dot] {
+		if b < '0' || b > '9' || seq > (1<<62)/10 {
+			return 0, false
+		}
+		seq = seq*10 + int64(b-'0')
+	}
+	return seq, true
+}
+
+// watchConns holds the watchers' connections, to close them all at the end
+// (which ends their reads).
+type watchConns struct {
+	mu     sync.Mutex
+	conns  []*httpConn
+	closed bool
+}
+
+// add registers hc; after closeAll it closes hc and reports false.
+func (w *watchConns) add(hc *httpConn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		hc.Close()
+		return false
+	}
+	w.conns = append(w.conns, hc)
+	return true
+}
+
+func (w *watchConns) closeAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for _, hc := range w.conns {
+		hc.c.Close()
+	}
 }
 
 // runWatch measures watch fan-out. cfg.watchers stream watchers
@@ -295,9 +342,6 @@ func runWatch(ctx context.Context, cfg *config, progress io.Writer) (*result, er
 		return nil, fmt.Errorf("%w: creating %s: status %d: %v", errSetup, path, st, err)
 	}
 
-	tr := &http.Transport{MaxIdleConnsPerHost: -1, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
 	type delivery struct {
 		seq int64
 		at  time.Time
@@ -306,48 +350,55 @@ func runWatch(ctx context.Context, cfg *config, progress io.Writer) (*result, er
 	var c counters
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Each watcher reads its stream on a connection of its own, with the
+	// same lean client as the other workloads: the chunked body is decoded
+	// in place and only the event's value is looked at, so the watchers
+	// cost the box little of the CPU the servers need.
+	var conns watchConns
+	defer conns.closeAll()
 	defer cancel()
 	ready := make(chan error, cfg.watchers)
 	for i := 0; i < cfg.watchers; i++ {
-		url := cfg.endpoints[i%len(cfg.endpoints)] + "/v2/keys" + watchPath + query
+		ep := cfg.endpoints[i%len(cfg.endpoints)]
 		wg.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+			addr, err := endpointAddr(ep)
 			if err != nil {
 				ready <- err
 				return
 			}
-			resp, err := client.Do(req)
-			if err == nil && resp.StatusCode != 200 {
-				resp.Body.Close()
-				err = fmt.Errorf("%w: %d", errStatus, resp.StatusCode)
+			hc := newHTTPConn(addr, cfg.timeout)
+			body, err := hc.stream([]byte("/v2/keys" + watchPath + query))
+			if err == nil && !conns.add(hc) {
+				err = ctx.Err()
 			}
 			ready <- err
 			if err != nil {
 				return
 			}
-			defer resp.Body.Close()
-			br := bufio.NewReader(resp.Body)
+			lines := bufio.NewReaderSize(body, max(4<<10, 4*cfg.valueSize+1024))
+			var long []byte // a line longer than the reader's buffer
 			for {
-				line, err := br.ReadBytes('\n')
+				line, err := lines.ReadSlice('\n')
 				at := time.Now()
+				if err == bufio.ErrBufferFull {
+					long = append(long, line...)
+					continue
+				}
 				if err != nil {
 					if ctx.Err() == nil {
 						c.fail(fmt.Errorf("cairn-bench: watch stream ended: %w", err))
 					}
 					return
 				}
-				var ev watchEvent
-				if json.Unmarshal(line, &ev) != nil {
-					continue
+				if len(long) > 0 {
+					line = append(long, line...)
+					long = long[:0]
 				}
-				v := ev.Node.Value
-				if dot := bytes.IndexByte([]byte(v), '.'); dot > 0 {
-					if seq, err := strconv.ParseInt(v[:dot], 10, 64); err == nil {
-						select {
-						case got <- delivery{seq, at}:
-						case <-ctx.Done():
-							return
-						}
+				if seq, ok := eventSeq(line); ok {
+					select {
+					case got <- delivery{seq, at}:
+					case <-ctx.Done():
+						return
 					}
 				}
 			}

@@ -177,3 +177,24 @@ func TestRunProbes(t *testing.T) {
 		}
 	}
 }
+
+func TestEventSeq(t *testing.T) {
+	for _, c := range []struct {
+		event string
+		seq   int64
+		ok    bool
+	}{
+		{`{"action":"set","node":{"key":"/w","value":"17.xxxx","modifiedIndex":9},"prevNode":{"key":"/w","value":"16.xxxx"}}` + "\n", 17, true},
+		{`{"action":"set","node":{"key":"/w","value":"0.","modifiedIndex":9}}`, 0, true},
+		{`{"action":"delete","node":{"key":"/w"},"prevNode":{"value":"3.x"}}`, 0, false}, // only prevNode has one
+		{`{"action":"set","node":{"key":"/w","value":"xyz"}}`, 0, false},
+		{`{"action":"set","node":{"key":"/w","value":".5"}}`, 0, false},
+		{`{"action":"set","node":{"key":"/w","value":"99999999999999999999.x"}}`, 0, false},
+		{`{"action":"expire"}`, 0, false},
+	} {
+		seq, ok := eventSeq([]byte(c.event))
+		if seq != c.seq || ok != c.ok {
+			t.Errorf("eventSeq(%s) = %d, %v; want %d, %v", c.event, seq, ok, c.seq, c.ok)
+		}
+	}
+}
