@@ -57,6 +57,10 @@ func (p *keyParams) get(i int) (string, bool) { return p.val[i], p.has[i] }
 // with more goes to ParseForm, which has its own limit and error.
 const maxLeanParams = 64
 
+// maxLeanBody is the largest body the lean parser reads: ParseForm's own
+// limit for a body that is not behind a MaxBytesReader.
+const maxLeanBody = 10 << 20
+
 // readKeyParams fills p from the query and, for POST, PUT and PATCH, a
 // urlencoded body, exactly as ParseForm followed by r.Form lookups would,
 // without building the maps. Anything unusual (another content type, a
@@ -69,7 +73,9 @@ func readKeyParams(r *http.Request, p *keyParams) *reqErr {
 		case "":
 			// ParseForm takes it for application/octet-stream: no form.
 		case "application/x-www-form-urlencoded":
-			if r.Body == nil {
+			if r.Body == nil || r.ContentLength < 0 || r.ContentLength > maxLeanBody {
+				// No body, a chunked one, or one past ParseForm's own
+				// size limit: ParseForm decides, and words any error.
 				return formParams(r, p)
 			}
 			b, err := io.ReadAll(r.Body)

@@ -9,12 +9,17 @@ import (
 )
 
 // formRequest builds the request both parsers see; the body sits behind a
-// MaxBytesReader as ServeHTTP puts it.
+// MaxBytesReader as ServeHTTP puts it, or with limit < 0 it is sent
+// chunked (no Content-Length) and not limited.
 func formRequest(method, query, ctype, body string, limit int64) *http.Request {
 	r := httptest.NewRequest(method, "/v2/keys/k", strings.NewReader(body))
 	r.URL.RawQuery = query
 	if ctype != "-" {
 		r.Header.Set("Content-Type", ctype)
+	}
+	if limit < 0 {
+		r.ContentLength = -1
+		return r
 	}
 	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, limit)
 	return r
@@ -63,6 +68,9 @@ func TestKeyParamsMatchParseForm(t *testing.T) {
 	}
 	// A body over the limit: the read fails the same way.
 	checkSameParams(t, "PUT", "", "application/x-www-form-urlencoded", "value="+strings.Repeat("x", 100), 64)
+	// A chunked body, and one past ParseForm's own limit.
+	checkSameParams(t, "PUT", "prevExist=true", "application/x-www-form-urlencoded", "value=a&ttl=3", -1)
+	checkSameParams(t, "PUT", "", "application/x-www-form-urlencoded", "value="+strings.Repeat("x", maxLeanBody), 1<<30)
 }
 
 // TestKeyParamsRandom compares the parsers on random forms built from the
