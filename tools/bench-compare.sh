@@ -29,7 +29,9 @@
 #   --profile          after the rounds, run cairn with CAIRNPROFILE set (a CPU profile per member)
 #                      under the 32-client write load and print `go tool pprof -top`
 # Environment: CAIRN_REF_ETCD, the etcd binary to compare with (default: Debian's etcd-server 3.4.23,
-# fetched and unpacked under .ref/ by `./build.sh ref`, which this script runs if needed).
+# fetched and unpacked under .ref/ by `./build.sh ref`, which this script runs if needed). Another
+# cairn binary works there too: `CAIRN_REF_ETCD=/path/to/old/cairn` compares two builds of cairn
+# (A the old, B this tree's), the same workloads, rounds alternating.
 #
 # Run it on an otherwise idle box: load generator and servers share the CPUs.
 set -euo pipefail
@@ -287,7 +289,7 @@ fi
 	echo "# disk and loopback (this box):"
 	grep -v '^workload' "$calib"
 	echo
-	echo "# A = etcd $("$etcd_bin" --version | awk '/etcd Version/ {print $3}'), B = cairn; figures are medians over rounds"
+	echo "# A = $etcd_bin ($("$etcd_bin" --version | head -n 1)), B = cairn; figures are medians over rounds"
 	"$bench" report "$out/etcd.jsonl" "$out/cairn.jsonl"
 } | tee "$out/report.txt"
 log "results in $out (report.txt, etcd.jsonl, cairn.jsonl, logs)"
