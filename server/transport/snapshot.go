@@ -17,8 +17,8 @@ import (
 
 // Memory bounds of the snapshot codec, sized for small boxes.
 const (
-	snapEncoderWindow = 1 << 20
-	snapDecoderWindow = 8 << 20 // refuse streams that need a larger window
+	snapEncoderWindow = 128 << 10 // as snapshot files (snapshot/writer.go)
+	snapDecoderWindow = 8 << 20   // refuse streams that need a larger window
 )
 
 // sendSnapshot streams m and payload to the peer and waits for its verdict.
