@@ -169,13 +169,20 @@ func cutLine(s string) (line, rest string, ok bool) {
 
 // isTokenChar reports whether c may appear in a header name (RFC 9110
 // token).
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isTokenChar(c byte) bool { return tokenChars[c] }
+
+// tokenChars holds the characters of an RFC 9110 token.
+var tokenChars = func() (t [256]bool) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = true
+		case strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0:
+			t[c] = true
+		}
 	}
-	return c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
 
 // validHost reports whether v is a Host value the fast path accepts:
 // letters, digits and the characters of names, IPv4 and IPv6 literals and

@@ -116,10 +116,7 @@ func (w *response) appendHeaders(b []byte, note bool) []byte {
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-			}
-			b = append(b, strings.Trim(v, " \t")...)
+			b = appendValue(b, v)
 			b = append(b, "\r\n"...)
 		}
 	}
@@ -299,13 +296,35 @@ func appendStatus(b []byte, code int) []byte {
 	return append(b, "\r\n"...)
 }
 
+// appendValue appends v as net/http writes a header value: line breaks
+// become spaces, and spaces and tabs at either end are trimmed. The usual
+// value needs neither and is appended as it is.
+func appendValue(b []byte, v string) []byte {
+	plain := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' {
+			plain = false
+			break
+		}
+	}
+	if !plain {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	if v != "" && (isBlank(v[0]) || isBlank(v[len(v)-1])) {
+		v = strings.Trim(v, " \t")
+	}
+	return append(b, v...)
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
 // validName reports whether k is a valid header name.
 func validName(k string) bool {
 	if k == "" {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
-		if !isTokenChar(k[i]) {
+		if !tokenChars[k[i]] {
 			return false
 		}
 	}

@@ -52,6 +52,12 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "10")
 		io.WriteString(w, "12345")
 	case "/empty":
+	case "/odd":
+		// Values net/http cleans (line breaks, blanks at the ends) and a
+		// name it drops.
+		w.Header()["X-Odd"] = []string{"  a\r\nb \t", "\tx", "y\n", "plain", ""}
+		w.Header()["Bad Name"] = []string{"v"}
+		io.WriteString(w, "odd\n")
 	case "/close":
 		w.Header().Set("Connection", "close")
 		io.WriteString(w, "bye\n")
@@ -219,6 +225,7 @@ func TestDifferential(t *testing.T) {
 		{"sniff", "GET /sniff HTTP/1.1\r\nHost: h\r\n\r\n", 1, "GET", true},
 		{"content-length set", "GET /cl HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n", 2, "GET", true},
 		{"empty", "GET /empty HTTP/1.1\r\nHost: h\r\n\r\n", 1, "GET", true},
+		{"odd header values", "GET /odd HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n", 2, "GET", true},
 		{"http.Error", "GET /error HTTP/1.1\r\nHost: h\r\n\r\n", 1, "GET", true},
 		{"redirect", "GET /redirect HTTP/1.1\r\nHost: h\r\n\r\n", 1, "GET", true},
 		{"long", "GET /wait HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n", 2, "GET", true},
