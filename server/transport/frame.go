@@ -21,6 +21,25 @@ func appendFrame(buf []byte, m *raft.Message) []byte {
 	return buf
 }
 
+// frameSizeHint is at least the length of m's frame (without a snapshot),
+// so that encoding it allocates once: an append of many entries otherwise
+// grows its buffer several times.
+func frameSizeHint(m *raft.Message) int {
+	n := frameHeaderSize + maxMessageOverhead + len(m.Context)
+	for i := range m.Entries {
+		n += maxEntryOverhead + len(m.Entries[i].Data)
+	}
+	return n
+}
+
+// Upper bounds of an encoded message's fixed fields (type, flags, seven
+// uvarints, the context's and the entry count's lengths) and of an
+// entry's (term, index, type, the data's length).
+const (
+	maxMessageOverhead = 2 + 9*binary.MaxVarintLen64
+	maxEntryOverhead   = 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen64
+)
+
 // readFrame reads one frame's body. It returns (nil, nil) for a keep-alive
 // (an empty frame) and io.EOF only at a clean end between frames.
 func readFrame(r *bufio.Reader, maxSize int) ([]byte, error) {

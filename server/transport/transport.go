@@ -308,7 +308,7 @@ func (t *Transport) Send(msgs []raft.Message) {
 			t.SendSnapshot(*m, io.NopCloser(bytes.NewReader(data)), int64(len(data)))
 			continue
 		}
-		frame := appendFrame(nil, m)
+		frame := appendFrame(make([]byte, 0, frameSizeHint(m)), m)
 		if len(frame)-frameHeaderSize > t.cfg.MaxFrameSize {
 			t.cfg.Logf("transport: dropped %v to %016x: %d bytes exceeds the frame limit %d", m.Type, m.To, len(frame)-frameHeaderSize, t.cfg.MaxFrameSize)
 			p.drop(1)

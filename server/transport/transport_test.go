@@ -916,3 +916,25 @@ func TestNoStaleMessagesAfterBackoff(t *testing.T) {
 		srv.Close()
 	})
 }
+
+// TestFrameSizeHint: the hint is never short of the frame, even with every
+// field at its largest, so a frame is encoded with one allocation.
+func TestFrameSizeHint(t *testing.T) {
+	big := ^uint64(0)
+	msgs := []raft.Message{
+		{},
+		{Type: raft.MsgHeartbeat, To: 1, From: 2, Term: 3, Commit: 4},
+		{Type: raft.MsgApp, To: big, From: big, Term: big, LogTerm: big, Index: big, Commit: big, RejectHint: big, Reject: true,
+			Context: []byte("ctx"), Entries: []raft.Entry{
+				{Term: big, Index: big, Type: raft.EntryConfChange, Data: make([]byte, 300)},
+				{Term: big, Index: big},
+				{Term: 1, Index: 2, Data: make([]byte, 1<<20)},
+			}},
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if got, hint := len(appendFrame(nil, m)), frameSizeHint(m); got > hint {
+			t.Errorf("message %d: frame %d bytes, hint %d", i, got, hint)
+		}
+	}
+}
