@@ -129,6 +129,17 @@ type Config struct {
 	// DisableProposalForwarding makes followers refuse proposals with
 	// ErrProposalDropped instead of forwarding them to the leader.
 	DisableProposalForwarding bool
+	// LeaderAppliesUnpersisted lets a leader hand out committed entries as
+	// CommittedEntries before its own copy of them is durable. A leader
+	// counts its own log towards the commit index only once it is durable,
+	// so every entry it knows committed is durable on a quorum already:
+	// applying it is safe, and answers need not wait for the leader's own
+	// disk. Its disk writer may then batch more (see server/writer.go).
+	// Followers, and leaders without it, apply only what they have made
+	// durable themselves. An application that persists applied state
+	// outside the raft log (a snapshot) must first make the log durable up
+	// to that state's index.
+	LeaderAppliesUnpersisted bool
 }
 
 // Validate reports the first bad setting in c, wrapped in ErrInvalidConfig.

@@ -94,8 +94,15 @@
 // Storage. Until then raft counts neither the member's own vote nor the
 // leader's own acknowledgement of those entries, and hands none of them out
 // as CommittedEntries, so nothing is applied or acknowledged that is not
-// durable here or on a quorum. rafttest's AsyncPersist mode runs the
-// randomized safety test this way.
+// durable here or on a quorum. With Config.LeaderAppliesUnpersisted a
+// leader hands out what it knows committed even before its own copy is
+// durable: its commit index counts its own log only once persisted, so
+// those entries are durable on a quorum of others (Raft thesis §10.2.1).
+// The application must then make its log durable up to an applied index
+// before it persists state at that index (a snapshot). rafttest's
+// AsyncPersist mode runs the randomized safety test this way, a quarter of
+// the seeds with LeaderAppliesUnpersisted, and checks that a leader applies
+// an entry it has not persisted only when a quorum has.
 //
 // A member that restarts rebuilds its state from Storage (HardState,
 // ConfState, the log) and Config.Applied. The ConfState must be the

@@ -143,6 +143,9 @@ type raftLog struct {
 	// maxApplySize bounds the bytes of committed entries per Ready (0 =
 	// unlimited).
 	maxApplySize uint64
+	// applyUnstable hands out committed entries that are not durable here
+	// yet (set on a leader with Config.LeaderAppliesUnpersisted).
+	applyUnstable bool
 }
 
 func newLog(storage Storage, logger Logger) *raftLog {
@@ -224,9 +227,10 @@ func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
 	return 0, 0
 }
 
-// nextCommittedEnts returns the committed, durable, unapplied entries.
+// nextCommittedEnts returns the committed, unapplied entries that may be
+// applied: durable ones, or all of them with applyUnstable.
 func (l *raftLog) nextCommittedEnts() []Entry {
-	lo, hi := l.applied+1, min(l.committed, l.stableLastIndex())+1
+	lo, hi := l.applied+1, l.maxAppliable()+1
 	if l.unstable.snapshot != nil || lo >= hi {
 		return nil
 	}
@@ -245,7 +249,15 @@ func (l *raftLog) maxApplySizeOrNone() uint64 {
 }
 
 func (l *raftLog) hasNextCommittedEnts() bool {
-	return l.unstable.snapshot == nil && l.applied < min(l.committed, l.stableLastIndex())
+	return l.unstable.snapshot == nil && l.applied < l.maxAppliable()
+}
+
+// maxAppliable is the last index that may be applied.
+func (l *raftLog) maxAppliable() uint64 {
+	if l.applyUnstable {
+		return l.committed
+	}
+	return min(l.committed, l.stableLastIndex())
 }
 
 // stableLastIndex is the last index of the durable part of the log.

@@ -73,6 +73,7 @@ type raft struct {
 	checkQuorum               bool
 	preVote                   bool
 	disableProposalForwarding bool
+	leaderAppliesUnpersisted  bool
 
 	heartbeatTimeout int
 	electionTimeout  int
@@ -131,6 +132,7 @@ func newRaft(c *Config) (*raft, error) {
 		preVote:                   c.PreVote,
 		readOnly:                  newReadOnly(c.ReadOnlyOption),
 		disableProposalForwarding: c.DisableProposalForwarding,
+		leaderAppliesUnpersisted:  c.LeaderAppliesUnpersisted,
 	}
 	r.setConf(cs)
 	if !hs.IsEmpty() {
@@ -460,6 +462,7 @@ func (r *raft) becomeFollower(term, lead uint64) {
 	r.tick = r.tickElection
 	r.lead = lead
 	r.state = StateFollower
+	r.raftLog.applyUnstable = false
 	r.logger.Infof("raft: %x became follower at term %d", r.id, r.Term)
 }
 
@@ -472,6 +475,7 @@ func (r *raft) becomeCandidate() {
 	r.tick = r.tickElection
 	r.Vote = r.id
 	r.state = StateCandidate
+	r.raftLog.applyUnstable = false
 	r.logger.Infof("raft: %x became candidate at term %d", r.id, r.Term)
 }
 
@@ -485,6 +489,7 @@ func (r *raft) becomePreCandidate() {
 	r.tick = r.tickElection
 	r.lead = None
 	r.state = StatePreCandidate
+	r.raftLog.applyUnstable = false
 	r.logger.Infof("raft: %x became pre-candidate at term %d", r.id, r.Term)
 }
 
@@ -497,6 +502,7 @@ func (r *raft) becomeLeader() {
 	r.tick = r.tickHeartbeat
 	r.lead = r.id
 	r.state = StateLeader
+	r.raftLog.applyUnstable = r.leaderAppliesUnpersisted
 	self := r.trk.progress[r.id]
 	self.becomeReplicate()
 	self.recentActive = true

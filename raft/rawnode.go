@@ -331,7 +331,8 @@ func (rn *RawNode) Advance(rd Ready) {
 // they are durable, for each Ready in the order they were returned, and may
 // send rd.MessagesAfterPersist only then. Until then raft neither counts
 // these entries as the leader's own acknowledgement nor hands them out as
-// CommittedEntries.
+// CommittedEntries (except on a leader with Config.LeaderAppliesUnpersisted,
+// once a quorum of others has them durable).
 func (rn *RawNode) AdvanceHandled(rd Ready) {
 	if !rn.readyPending {
 		panic("raft: Advance called without a Ready")

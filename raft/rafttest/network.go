@@ -612,6 +612,14 @@ func (nw *Network) Compact(id uint64, keep uint64) error {
 	if m.applied <= snap.Meta.Index {
 		return nil
 	}
+	if last, _ := m.Storage.LastIndex(); m.applied > last {
+		// A leader with LeaderAppliesUnpersisted: like the server, make
+		// the log durable up to the state before snapshotting it.
+		nw.persistWaiting(m, len(m.waiting))
+		if m.node == nil {
+			return nil
+		}
+	}
 	conf := cloneConf(m.conf)
 	if _, err := m.Storage.CreateSnapshot(m.applied, &conf, encodeDigest(m.digest)); err != nil {
 		return fmt.Errorf("rafttest: member %d: create snapshot at %d: %w", id, m.applied, err)
@@ -636,6 +644,22 @@ func (nw *Network) Leader() uint64 {
 		}
 	}
 	return lead
+}
+
+// durableOnQuorum reports whether e is in the durable logs (or snapshots)
+// of a majority of m's voters.
+func (nw *Network) durableOnQuorum(m *Member, e raft.Entry) bool {
+	n := 0
+	for _, id := range m.conf.Voters {
+		o := nw.members[id]
+		if o == nil {
+			continue
+		}
+		if t, err := o.Storage.Term(e.Index); (err == nil && t == e.Term) || errors.Is(err, raft.ErrCompacted) {
+			n++
+		}
+	}
+	return n > len(m.conf.Voters)/2
 }
 
 func (nw *Network) running(id uint64) (*Member, error) {
@@ -842,7 +866,14 @@ func (nw *Network) apply(m *Member, e raft.Entry) {
 	if t, err := m.Storage.Term(e.Index); err == nil && t != e.Term {
 		nw.check.failf("member %d: applies entry %d/%d but its durable log has term %d there", m.ID, e.Index, e.Term, t)
 	} else if err != nil && !errors.Is(err, raft.ErrCompacted) {
-		nw.check.failf("member %d: applies entry %d/%d that is not durable: %v", m.ID, e.Index, e.Term, err)
+		// Only a leader with LeaderAppliesUnpersisted applies what it has
+		// not made durable itself, and only what a quorum has.
+		switch {
+		case !nw.template.LeaderAppliesUnpersisted || m.state != raft.StateLeader:
+			nw.check.failf("member %d: applies entry %d/%d that is not durable: %v", m.ID, e.Index, e.Term, err)
+		case !nw.durableOnQuorum(m, e):
+			nw.check.failf("member %d (leader): applies entry %d/%d that is durable on no quorum of %v", m.ID, e.Index, e.Term, m.conf.Voters)
+		}
 	}
 	m.applied = e.Index
 	m.digest = chain(m.digest, e)
@@ -863,7 +894,10 @@ func (nw *Network) apply(m *Member, e raft.Entry) {
 		m.conf = cloneConf(*cs)
 	}
 	if nw.SnapshotOnAdd && cc.Type != raft.ConfChangeRemove {
-		if snap, err := m.Storage.Snapshot(); err == nil && !snap.IsEmpty() && snap.Meta.Index < m.applied {
+		// (A leader that applied past its durable log skips it: it would
+		// have to persist first, in the middle of a Ready.)
+		last, _ := m.Storage.LastIndex()
+		if snap, err := m.Storage.Snapshot(); err == nil && !snap.IsEmpty() && snap.Meta.Index < m.applied && m.applied <= last {
 			conf := cloneConf(m.conf)
 			if _, err := m.Storage.CreateSnapshot(m.applied, &conf, encodeDigest(m.digest)); err != nil {
 				nw.check.failf("member %d: snapshot at %d: %v", m.ID, m.applied, err)

@@ -198,6 +198,10 @@ func runScenarioWith(seed uint64, logf func(string, ...any), alter func(*Network
 		res.CheckQuorum = 1
 	}
 
+	// A quarter of the seeds (among those persisting on a separate
+	// writer) let the leader apply what a quorum but not yet its own disk
+	// has made durable.
+	cfg.LeaderAppliesUnpersisted = seed%4 == 3
 	nw := New(seed, cfg)
 	// Half the seeds have a transport that reports losses and an app that
 	// re-snapshots after adding a member; the other half leave recovery
@@ -211,8 +215,8 @@ func runScenarioWith(seed uint64, logf func(string, ...any), alter func(*Network
 	if alter != nil {
 		alter(nw)
 	}
-	trace("seed %d: %d members, HeartbeatTick=%d PreVote=%v CheckQuorum=%v %v MaxSizePerMsg=%d MaxInflightMsgs=%d MaxUncommitted=%d ReportLoss=%v SnapshotOnAdd=%v AsyncPersist=%v",
-		seed, size, cfg.HeartbeatTick, cfg.PreVote, cfg.CheckQuorum, cfg.ReadOnlyOption, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize, nw.ReportLoss, nw.SnapshotOnAdd, nw.AsyncPersist)
+	trace("seed %d: %d members, HeartbeatTick=%d PreVote=%v CheckQuorum=%v %v MaxSizePerMsg=%d MaxInflightMsgs=%d MaxUncommitted=%d ReportLoss=%v SnapshotOnAdd=%v AsyncPersist=%v LeaderAppliesUnpersisted=%v",
+		seed, size, cfg.HeartbeatTick, cfg.PreVote, cfg.CheckQuorum, cfg.ReadOnlyOption, cfg.MaxSizePerMsg, cfg.MaxInflightMsgs, cfg.MaxUncommittedEntriesSize, nw.ReportLoss, nw.SnapshotOnAdd, nw.AsyncPersist, cfg.LeaderAppliesUnpersisted)
 	if logf != nil {
 		nw.MsgHook = func(m raft.Message) bool {
 			if m.Type != raft.MsgHeartbeat && m.Type != raft.MsgHeartbeatResp {
