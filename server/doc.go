@@ -90,8 +90,11 @@
 //  3. Committed entries are applied to the store in order; waiting
 //     requests are answered; ReadIndex reads are released once applied.
 //     Applying never blocks on watchers (kv drops slow stream watchers).
-//     Raft hands out only entries that are durable here already, so
-//     answers do not wait for this Ready's fdatasync.
+//     On a follower raft hands out only entries that are durable here
+//     already; on a leader (raft.Config.LeaderAppliesUnpersisted) entries
+//     that a quorum has made durable, possibly without the leader's own
+//     disk (Raft thesis §10.2.1). Either way answers do not wait for this
+//     Ready's fdatasync.
 //  4. RawNode.AdvanceHandled, and the Ready goes to the disk writer
 //     (writer.go), a goroutine of its own. It saves the HardState and
 //     Entries of every Ready queued since its last Save with one
@@ -100,7 +103,11 @@
 //     with the disk's latency. A Ready that only moves the commit index,
 //     with nothing queued at the writer, skips it: its hard state goes
 //     with the next Ready that is handed over (like the WAL's own unsynced
-//     batches, a commit index lost in a crash is learned again).
+//     batches, a commit index lost in a crash is learned again). Under
+//     load, the writer of a leader with three or more voters lingers: it
+//     gathers Readies for up to 2 ms before one save, since the followers
+//     commit without it (writer.go says when it saves at once). The
+//     leader's own log then trails what it applied by up to that much.
 //  5. Only then the writer sends the Readies' MessagesAfterPersist
 //     (MsgAppResp, vote responses): no acknowledgement leaves before it is
 //     durable (a test checks this). It reports the Readies back to the
@@ -109,7 +116,8 @@
 //     acknowledgement and a member's own vote count only from here.
 //
 // The loop itself writes to the WAL (snapshot markers) only after the
-// writer has drained.
+// writer has drained (flushWriter, which also ends a lingering writer's
+// wait), so a snapshot never covers entries the WAL does not hold.
 //
 // Entry payload: an 8-byte little-endian request ID (0 when nobody waits),
 // the proposer's member ID (8 bytes little-endian), then kv.AppendRequest.

@@ -38,6 +38,7 @@ func (m *Member) run() {
 			return
 		case <-ticker.C:
 			m.rn.Tick()
+			m.updateLinger()
 			m.maybeExpire()
 			if ticks++; ticks%checkEvery == 0 {
 				m.checkRemovedByPeers()
@@ -78,6 +79,9 @@ func (m *Member) handleReady() error {
 	prevHS := m.lastHS
 	if !rd.HardState.IsEmpty() {
 		m.lastHS = rd.HardState
+		// Known committed now (a leader may apply it before its own disk
+		// has the hard state).
+		m.stats.commit.Store(rd.HardState.Commit)
 	}
 	if rd.SoftState != nil {
 		m.softStateChanged(*rd.SoftState)
@@ -90,9 +94,10 @@ func (m *Member) handleReady() error {
 		return m.handleSnapshotReady(rd)
 	}
 	// 2. Apply, answer waiting requests and reads. CommittedEntries are
-	// durable here already (raft hands out only entries the writer has
-	// reported), so clients get their answers before this Ready's
-	// fdatasync.
+	// durable on a quorum already: on a follower raft hands out only
+	// entries the writer has reported, on a leader those a quorum has
+	// (raft.Config.LeaderAppliesUnpersisted). Clients get their answers
+	// before this Ready's fdatasync.
 	if err := m.applyAndRead(&rd); err != nil {
 		return err
 	}
@@ -192,7 +197,6 @@ func (m *Member) recordDurable(rd *raft.Ready) error {
 	if !rd.HardState.IsEmpty() {
 		m.ms.SetHardState(rd.HardState)
 		m.term.Store(rd.HardState.Term)
-		m.stats.commit.Store(rd.HardState.Commit)
 	}
 	if err := m.ms.Append(rd.Entries); err != nil {
 		return fmt.Errorf("%w: %w", ErrFatal, err)
@@ -208,6 +212,7 @@ func (m *Member) softStateChanged(ss raft.SoftState) {
 	}
 	wasLeader := m.isLeader.Swap(ss.RaftState == raft.StateLeader)
 	isLeader := ss.RaftState == raft.StateLeader
+	m.updateLinger()
 	m.mu.Lock()
 	select {
 	case <-m.leaderCh:

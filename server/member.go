@@ -127,6 +127,10 @@ type Member struct {
 	walIn     chan raft.Ready
 	walOut    chan []raft.Ready
 	walQueued int
+	// walFlush asks a lingering writer to save now (flushWriter);
+	// lingerOK, set by the loop, lets it linger at all (writer.go).
+	walFlush chan struct{}
+	lingerOK atomic.Bool
 	// lastHS is the newest hard state raft handed out; lazyHS one that
 	// moved only the commit index and went to no writer yet (loop-owned).
 	lastHS, lazyHS raft.HardState
@@ -223,6 +227,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Member, error) {
 		snapc:          make(chan snapResult, 1),
 		walIn:          make(chan raft.Ready, maxWriterQueue),
 		walOut:         make(chan []raft.Ready, 1),
+		walFlush:       make(chan struct{}, 1),
 		waiters:        map[uint64]chan result{},
 		readWaiters:    map[uint64]chan uint64{},
 		appliedCh:      make(chan struct{}),
@@ -352,10 +357,14 @@ func (m *Member) Start(ctx context.Context) error {
 		Applied:         m.applied.Load(),
 		MaxSizePerMsg:   1 << 20,
 		MaxInflightMsgs: maxInflightMsgs,
-		CheckQuorum:     true,
-		PreVote:         true,
-		Rand:            rand.New(rand.NewPCG(raftSeed[0], raftSeed[1])),
-		Logger:          raftLogger{m.logger},
+		// A leader answers once a quorum has the entry durable, without
+		// waiting for its own disk writer, which may then linger
+		// (writer.go).
+		LeaderAppliesUnpersisted: true,
+		CheckQuorum:              true,
+		PreVote:                  true,
+		Rand:                     rand.New(rand.NewPCG(raftSeed[0], raftSeed[1])),
+		Logger:                   raftLogger{m.logger},
 	})
 	if err != nil {
 		m.Stop()
