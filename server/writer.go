@@ -26,17 +26,20 @@ const maxWriterQueue = 1024
 // a leader counts its own log towards the commit index only once it is
 // durable, so what it knows committed is durable on a quorum. With three or
 // more voters, a quorum of followers commits without the leader's disk, and
-// under load (the previous save held the entries of several Readies) the leader's
-// writer gathers Readies for up to lingerMax before one save, instead of
-// saving each as it comes. Each save is a write and an fdatasync, and on a
-// small box those two I/Os cost more CPU than anything else a write does
-// (docs/performance.md). It saves at once when it is asked to (flushWriter,
-// before a snapshot), when a Ready carries acknowledgements, a snapshot or a
-// new term or vote, when the loop says a quorum of followers may not keep
-// up (lingerOK false: not leader, fewer than three voters, or too few
-// followers replicating), and when maxLinger Readies wait. The leader's own
-// log then trails its applied state by up to lingerMax; a crash loses at
-// most that from its disk, never from the quorum that committed it.
+// under load (the previous save held the entries of several Readies) the
+// leader's writer gathers Readies for up to lingerMax before one save,
+// instead of saving each as it comes. Each save is a write and an
+// fdatasync, and on a small box those two I/Os cost more CPU than anything
+// else a write does (docs/performance.md). It saves at once when it is
+// asked to (flushWriter, before a snapshot marker), when a Ready carries
+// acknowledgements, a snapshot or a new term or vote, when the loop says a
+// quorum of followers may not keep up (lingerOK false: not leader, fewer
+// than three voters, or too few followers replicating), and when
+// maxLingerSize Readies wait. The leader's own log then trails its applied
+// state by up to lingerMax; a crash loses at most that from its disk, never
+// from the quorum that committed it.
+
+// maxLingerSize is the most Readies a lingering writer gathers.
 const maxLingerSize = maxWriterQueue / 2
 
 // lingerMax is how long a leader's writer gathers Readies (a variable for
@@ -155,14 +158,14 @@ func withEntries(batch []raft.Ready) int {
 // clean stop keeps everything a lingering leader applied. Nothing is
 // reported: the loop has stopped.
 func (m *Member) saveAtStop(batch []raft.Ready) {
+drain:
 	for {
 		select {
 		case rd := <-m.walIn:
 			batch = append(batch, rd)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
 	hs, ents := mergeReadies(batch)
 	if hs.IsEmpty() && len(ents) == 0 {
