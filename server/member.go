@@ -52,10 +52,11 @@ const (
 // acknowledgement frees a slot, instead of one append (one write on the
 // leader, one read and one Ready on the follower) per Ready. With a window
 // of 256 the leader wrote 0.69 appends per committed write under 32
-// clients, with 4 it writes 0.23, and the members' CPU per write fell about
-// 7% (docs/performance.md); a single client sees no difference, since it
-// never has more than one append in flight. Four appends of up to
-// MaxSizePerMsg each still keep a catching-up follower's link busy.
+// clients, with 4 it writes 0.23-0.26, bigger ones, which saves it about
+// 2 us of CPU per write (docs/performance.md); a single client sees no
+// difference, since it never has more than one append in flight. Four
+// appends of up to MaxSizePerMsg each still keep a catching-up follower's
+// link busy.
 const maxInflightMsgs = 4
 
 // Clock is the time source of a member (leader-stamped request times,
