@@ -23,8 +23,9 @@
 // becomes visible.
 //
 // Neither side ever holds the whole payload in memory: compression and
-// decompression are streamed with a 1 MiB zstd window (readers accept up to
-// 8 MiB), so the machinery needs a few MiB whatever the snapshot's size.
+// decompression are streamed with a 128 KiB zstd window (readers accept up
+// to 8 MiB, so files written with the 1 MiB window of earlier versions
+// read), so the machinery needs a few MiB whatever the snapshot's size.
 //
 // # Files
 //
