@@ -7,7 +7,10 @@
 # one table: the median of each figure for etcd (A), for cairn (B), and the
 # ratio cairn/etcd. Besides the workloads it records, per member: RSS when
 # idle and after --writes writes, /proc/PID/io write_bytes per write, and
-# write_bytes while idle for --idle-seconds; and the binary sizes, the disk's
+# write_bytes while idle for --idle-seconds; for all members together, the
+# bytes and write requests per write that reached the data directory's block
+# device (/sys/dev/block, so it counts file system metadata and journal
+# writes too); and the binary sizes, the disk's
 # raw fdatasync latency (in the data directory) and the loopback round trip.
 #
 #   tools/bench-compare.sh                       # the full run (about 15 min)
@@ -104,6 +107,17 @@ free_ports() {
 metric() { printf '{"label":"%s","value":%s,"unit":"%s"}\n' "$2" "$3" "$4" >>"$1"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 wbytes() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
+# devstat: "writes sectors" so far of the block device holding the data
+# directory (/sys/dev/block/MAJ:MIN/stat), or nothing where there is none
+# (tmpfs, overlay). Unlike write_bytes it sees every block the file system
+# writes: inodes, extent trees, journal commits.
+devstat() {
+	local d
+	d=$(stat -c '%d' "$out/data") || return 0
+	local f=/sys/dev/block/$(((d >> 8) & 0xfff)):$(((d & 0xff) | ((d >> 12) & 0xfff00)))/stat
+	[ -r "$f" ] && awk '{print $5, $7}' "$f"
+	return 0
+}
 
 # start_cluster SYSTEM BINARY ROUND: three members; sets members, eps, leader_ep.
 start_cluster() {
@@ -208,15 +222,23 @@ run_system() { # SYSTEM BINARY ROUND
 		done
 	fi
 	bench "$res" put_c1 put --endpoints "$leader_ep" --clients 1 --duration "$duration"
-	local before=() after=() ops
+	local before=() after=() ops dev0 dev1
 	for i in 0 1 2; do before+=("$(wbytes "${members[$i]}")"); done
+	dev0=$(devstat)
 	bench "$res" put_c32 put --endpoints "$leader_ep" --clients 32 --duration "$duration"
+	dev1=$(devstat)
 	for i in 0 1 2; do after+=("$(wbytes "${members[$i]}")"); done
 	ops=$(grep '"label":"put_c32".*"ops":' "$res" | tail -n 1 | sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
 	for i in 0 1 2; do
 		[ -n "$ops" ] && [ "$ops" -gt 0 ] && metric "$res" "disk_bytes_per_write_m$((i + 1))" \
 			"$(awk -v a="${before[$i]}" -v b="${after[$i]}" -v n="$ops" 'BEGIN {printf "%.1f", (b - a) / n}')" B
 	done
+	if [ -n "$dev0" ] && [ -n "$dev1" ] && [ -n "$ops" ] && [ "$ops" -gt 0 ]; then
+		metric "$res" device_bytes_per_write \
+			"$(awk -v a="$dev0" -v b="$dev1" -v n="$ops" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.1f", (y[2] - x[2]) * 512 / n}')" B
+		metric "$res" device_writes_per_write \
+			"$(awk -v a="$dev0" -v b="$dev1" -v n="$ops" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.3f", (y[1] - x[1]) / n}')" req
+	fi
 	bench "$res" get_c32 get --endpoints "$all" --clients 32 --keys 1000 --duration "$duration"
 	bench "$res" qget_c32 qget --endpoints "$all" --clients 32 --keys 1000 --duration "$duration"
 	bench "$res" cas_c32_k4 cas --endpoints "$leader_ep" --clients 32 --keys 4 --duration "$duration"

@@ -127,6 +127,11 @@ type WAL struct {
 	// lazy holds the frames of unsynced batches not yet written; they
 	// end at off. See write.
 	lazy []byte
+	// zeroed is the end of the part of the tail known to be written (log
+	// or zeros), tailSize the tail's size; zeros is the zeroChunk of zeros
+	// zeroAhead writes from. See zero.go.
+	zeroed, tailSize int64
+	zeros            []byte
 }
 
 // SaveResult describes a batch written by Save.
@@ -193,7 +198,7 @@ func Create(dir string, md Metadata, opts *Options) (*WAL, error) {
 		w.lock.Close()
 		return nil, err
 	}
-	w.attachDirect(path)
+	w.startTail(path)
 	return w, nil
 }
 
@@ -256,7 +261,7 @@ func (w *WAL) ReadAll() (Metadata, raft.HardState, []raft.Entry, error) {
 	w.crc = r.crc
 	w.off = r.tailOff
 	w.mode = modeAppend
-	w.attachDirect(w.tail.Name())
+	w.startTail(w.tail.Name())
 	return r.md, r.hs, ents, nil
 }
 
@@ -455,7 +460,7 @@ func (w *WAL) writeOut(b []byte, sync bool) error {
 	}
 	w.off = at + int64(len(b))
 	if !sync {
-		return nil
+		return w.zeroAhead()
 	}
 	start := time.Now()
 	if err := w.opts.ops.fdatasync(w.tail); err != nil {
@@ -464,7 +469,7 @@ func (w *WAL) writeOut(b []byte, sync bool) error {
 	if d := time.Since(start); d > slowSync {
 		w.log.Warn("wal: slow fdatasync", "file", w.tail.Name(), "took", d)
 	}
-	return nil
+	return w.zeroAhead()
 }
 
 // maxLazy bounds the unsynced frames write keeps in memory.
@@ -529,7 +534,7 @@ func (w *WAL) cut() error {
 		return err
 	}
 	old.Close()
-	w.attachDirect(filepath.Join(w.dir, w.segs[len(w.segs)-1].name))
+	w.startTail(filepath.Join(w.dir, w.segs[len(w.segs)-1].name))
 	return nil
 }
 

@@ -1,0 +1,80 @@
+package wal
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// zeroChunk is how much of the preallocated tail segment the WAL overwrites
+// with zeros at a time, ahead of the end of the log.
+//
+// fallocate reserves blocks as "unwritten" extents. The first write into
+// such a block makes the file system convert the extent, which dirties the
+// inode, so the fdatasync of that batch must also write the inode (ext4
+// without a journal) or commit the journal (ext4 with one: journal blocks
+// plus one more cache flush). Appends of a few hundred bytes cross into a
+// new 4 KiB block every few batches, and batches of a few KiB in nearly
+// every one. Writing zeros ahead of the log turns the extents into written
+// ones once per chunk, so a batch's fdatasync flushes only the batch. The
+// price is that every byte of a segment is written twice, once as zeros,
+// which is sequential and in large requests; docs/performance.md has the
+// measurements.
+const zeroChunk = 256 << 10
+
+// zeroAlign aligns the zeroed range: a whole page and file system block,
+// and a multiple of any direct I/O alignment openDirect accepts up to it.
+const zeroAlign = 4 << 10
+
+// startTail starts appending to the tail segment at path (w.tail, from
+// w.off): it attaches the direct writer and forgets which part of the
+// segment was zeroed, since a segment that was just created, repaired or
+// reopened may hold unwritten extents from w.off on.
+func (w *WAL) startTail(path string) {
+	w.attachDirect(path)
+	w.zeroed = w.off
+	w.tailSize = 0
+	if fi, err := w.tail.Stat(); err == nil {
+		w.tailSize = fi.Size()
+	}
+}
+
+// zeroAhead keeps at least half a zeroChunk of written zeros after the end
+// of the log (w.off) where the segment's preallocated size allows: when
+// less is left, it writes the next chunk of zeros, never past the end of
+// the file. The zeros need no sync of their own; the next batch's fdatasync
+// makes the converted extents durable with it. Errors are fatal, as for any
+// write.
+func (w *WAL) zeroAhead() error {
+	if w.zeroed-w.off >= zeroChunk/2 || w.zeroed >= w.tailSize {
+		return nil
+	}
+	from := max(w.zeroed, (w.off+zeroAlign-1)&^(zeroAlign-1))
+	n := min(int64(zeroChunk), (w.tailSize-from)&^(zeroAlign-1))
+	if n <= 0 {
+		w.zeroed = w.tailSize
+		return nil
+	}
+	if w.zeros == nil {
+		// Aligned for O_DIRECT: zeroAlign is a multiple of every memory
+		// alignment openDirect accepts up to it, and the buffer is only
+		// ever read.
+		raw := make([]byte, zeroChunk+zeroAlign)
+		skip := (zeroAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(raw)))&(zeroAlign-1))) & (zeroAlign - 1)
+		w.zeros = raw[skip : skip+zeroChunk]
+	}
+	f := w.tail
+	if w.direct != nil {
+		if int64(w.direct.memAlign) > zeroAlign || w.direct.align > zeroAlign {
+			// An alignment this large is not seen in practice; skip
+			// rather than issue a misaligned direct write.
+			w.zeroed = w.tailSize
+			return nil
+		}
+		f = w.direct.f
+	}
+	if err := writeFull(&w.opts.ops, f, w.zeros[:n], from); err != nil {
+		return w.fail(fmt.Errorf("write zeros to %s: %w", w.tail.Name(), err))
+	}
+	w.zeroed = from + n
+	return nil
+}
