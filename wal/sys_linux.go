@@ -2,7 +2,9 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,4 +76,61 @@ func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 		return nil, err
 	}
 	return &directTail{f: os.NewFile(uintptr(fd), path), align: align, memAlign: mem, head: head}, nil
+}
+
+// zeroModeFor decides whether the WAL writes zeros ahead of the log in
+// the file at path (zero.go): not on tmpfs, and not on ext4 without a
+// journal; yes everywhere else, and whenever the check itself fails.
+func zeroModeFor(path string) zeroMode {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil {
+		return zeroOn
+	}
+	switch sfs.Type {
+	case unix.TMPFS_MAGIC:
+		return zeroOff
+	case unix.EXT4_SUPER_MAGIC:
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return zeroOn
+		}
+		uevent, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%d:%d/uevent", unix.Major(st.Dev), unix.Minor(st.Dev)))
+		if err != nil {
+			return zeroOn
+		}
+		journals, err := os.ReadDir("/proc/fs/jbd2")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return zeroOn
+		}
+		names := make([]string, len(journals))
+		for i, j := range journals {
+			names[i] = j.Name()
+		}
+		if dev := devName(uevent); dev != "" && !hasJournal(names, dev) {
+			return zeroOff
+		}
+	}
+	return zeroOn
+}
+
+// devName returns the DEVNAME of a /sys/dev/block/*/uevent file ("" if
+// there is none).
+func devName(uevent []byte) string {
+	for _, line := range strings.Split(string(uevent), "\n") {
+		if v, ok := strings.CutPrefix(line, "DEVNAME="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// hasJournal reports whether the entries of /proc/fs/jbd2 (named
+// <device>-<journal inode>, such as "mmcblk0p2-8") include a journal on dev.
+func hasJournal(entries []string, dev string) bool {
+	for _, e := range entries {
+		if i := strings.LastIndexByte(e, '-'); i > 0 && e[:i] == dev {
+			return true
+		}
+	}
+	return false
 }

@@ -24,3 +24,6 @@ func lockDir(dir string) (*os.File, error) { return os.Open(dir) }
 func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// zeroModeFor: other systems write zeros ahead of the log (zero.go).
+func zeroModeFor(path string) zeroMode { return zeroOn }

@@ -66,6 +66,9 @@ type Options struct {
 
 	// ops are the fault-injection seams; nil fields use the real calls.
 	ops fileOps
+	// zeroAhead, for tests, overrides the file system check of zero.go:
+	// zeroOn or zeroOff; zero means decide by the file system.
+	zeroAhead zeroMode
 }
 
 func (o *Options) resolve() (Options, error) {
@@ -129,9 +132,11 @@ type WAL struct {
 	lazy []byte
 	// zeroed is the end of the part of the tail known to be written (log
 	// or zeros), tailSize the tail's size; zeros is the zeroChunk of zeros
-	// zeroAhead writes from. See zero.go.
+	// zeroAhead writes from; zeroMode says whether it does (decided at the
+	// first segment). See zero.go.
 	zeroed, tailSize int64
 	zeros            []byte
+	zeroMode         zeroMode
 }
 
 // SaveResult describes a batch written by Save.

@@ -9,17 +9,30 @@ import (
 // with zeros at a time, ahead of the end of the log.
 //
 // fallocate reserves blocks as "unwritten" extents. The first write into
-// such a block makes the file system convert the extent, which dirties the
-// inode, so the fdatasync of that batch must also write the inode (ext4
-// without a journal) or commit the journal (ext4 with one: journal blocks
-// plus one more cache flush). Appends of a few hundred bytes cross into a
-// new 4 KiB block every few batches, and batches of a few KiB in nearly
-// every one. Writing zeros ahead of the log turns the extents into written
-// ones once per chunk, so a batch's fdatasync flushes only the batch. The
-// price is that every byte of a segment is written twice, once as zeros,
-// which is sequential and in large requests; docs/performance.md has the
-// measurements.
+// such a block makes the file system convert the extent, and the fdatasync
+// of that batch must then make the conversion durable too. On a journaling
+// file system (ext4 with its default journal, xfs) that is a journal
+// commit: journal blocks and one more cache flush. Appends of a few hundred
+// bytes cross into a new 4 KiB block every few batches, and batches of a
+// few KiB in nearly every one. Writing zeros ahead of the log converts the
+// extents once per chunk instead, so a batch's fdatasync flushes only the
+// batch. The zeros are written once, sequentially and in large requests.
+//
+// Where a conversion costs little, the zeros are not worth their bytes, and
+// the WAL does not write them (zeroModeFor): on ext4 without a journal the
+// conversion costs one inode block write per batch that converts, about as
+// many bytes as the zeros; tmpfs has no unwritten extents at all.
+// docs/performance.md has the measurements.
 const zeroChunk = 256 << 10
+
+// zeroMode says whether the WAL writes zeros ahead of the log.
+type zeroMode int8
+
+const (
+	zeroUndecided zeroMode = iota // decide by the file system (zeroModeFor)
+	zeroOn
+	zeroOff
+)
 
 // zeroAlign aligns the zeroed range: a whole page and file system block,
 // and a multiple of any direct I/O alignment openDirect accepts up to it.
@@ -31,6 +44,13 @@ const zeroAlign = 4 << 10
 // reopened may hold unwritten extents from w.off on.
 func (w *WAL) startTail(path string) {
 	w.attachDirect(path)
+	if w.zeroMode == zeroUndecided {
+		w.zeroMode = w.opts.zeroAhead
+		if w.zeroMode == zeroUndecided {
+			w.zeroMode = zeroModeFor(path)
+			w.log.Debug("wal: zeros ahead of the log", "dir", w.dir, "on", w.zeroMode == zeroOn)
+		}
+	}
 	w.zeroed = w.off
 	w.tailSize = 0
 	if fi, err := w.tail.Stat(); err == nil {
@@ -45,7 +65,7 @@ func (w *WAL) startTail(path string) {
 // makes the converted extents durable with it. Errors are fatal, as for any
 // write.
 func (w *WAL) zeroAhead() error {
-	if w.zeroed-w.off >= zeroChunk/2 || w.zeroed >= w.tailSize {
+	if w.zeroMode != zeroOn || w.zeroed-w.off >= zeroChunk/2 || w.zeroed >= w.tailSize {
 		return nil
 	}
 	from := max(w.zeroed, (w.off+zeroAlign-1)&^(zeroAlign-1))

@@ -67,7 +67,8 @@ func unwritten(t *testing.T, f *os.File) ([][2]int64, error) {
 // in one, so that no fdatasync has to write the extent conversion: after
 // every Save the log and at least half a zeroChunk after it (or the rest
 // of the segment) are written, and the segment never grows past its
-// preallocated size (except by a batch that ends past it). Both with DirectIO and without; a segment small
+// preallocated size (except by a batch that ends past it). The zeros are
+// forced on, whatever this file system would get (zeroModeFor). Both with DirectIO and without; a segment small
 // enough that the zeros reach its end, and a cut.
 func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 	for _, direct := range []bool{false, true} {
@@ -75,7 +76,7 @@ func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := newDir(t)
 			const segSize = 1 << 20
-			w := mustCreate(t, dir, &Options{SegmentSize: segSize, DirectIO: direct})
+			w := mustCreate(t, dir, &Options{SegmentSize: segSize, DirectIO: direct, zeroAhead: zeroOn})
 			defer w.Close()
 			if direct && w.direct == nil {
 				t.Skip("the file system here refuses O_DIRECT")
@@ -131,4 +132,51 @@ func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestZeroModeOff: with the zeros off (ext4 without a journal, tmpfs), the
+// WAL writes nothing but its frames; with them on, it writes zeros too.
+func TestZeroModeOff(t *testing.T) {
+	for _, mode := range []zeroMode{zeroOff, zeroOn} {
+		zeros := 0
+		opts := &Options{SegmentSize: 1 << 20, zeroAhead: mode, ops: fileOps{writeAt: func(f *os.File, b []byte, off int64) (int, error) {
+			if allZero(b) {
+				zeros++
+			}
+			return f.WriteAt(b, off)
+		}}}
+		w := mustCreate(t, newDir(t), opts)
+		last := uint64(0)
+		for i := 0; i < 50; i++ {
+			if _, err := w.Save(raft.HardState{Term: 1, Vote: 1, Commit: last}, mkEnts(last+1, 2, 1, 300)); err != nil {
+				t.Fatal(err)
+			}
+			last += 2
+		}
+		if got := zeros > 0; got != (mode == zeroOn) {
+			t.Errorf("mode %d: %d writes of zeros", mode, zeros)
+		}
+	}
+}
+
+func TestDevNameAndJournal(t *testing.T) {
+	if got := devName([]byte("MAJOR=179\nMINOR=2\nDEVNAME=mmcblk0p2\nDEVTYPE=partition\n")); got != "mmcblk0p2" {
+		t.Errorf("devName = %q", got)
+	}
+	if got := devName([]byte("MAJOR=7\n")); got != "" {
+		t.Errorf("devName without DEVNAME = %q", got)
+	}
+	entries := []string{"sda1-8", "dm-0-8", "loop0-8"}
+	for dev, want := range map[string]bool{"sda1": true, "dm-0": true, "loop0": true, "sda": false, "dm": false, "vda": false, "loop": false} {
+		if got := hasJournal(entries, dev); got != want {
+			t.Errorf("hasJournal(%q) = %v, want %v", dev, got, want)
+		}
+	}
+	// The check itself runs on this machine's temporary directory, whatever
+	// it decides.
+	mode := zeroModeFor(t.TempDir())
+	if mode != zeroOn && mode != zeroOff {
+		t.Fatalf("zeroModeFor = %d", mode)
+	}
+	t.Logf("zeros ahead of the log in %s: %v", t.TempDir(), mode == zeroOn)
 }
