@@ -79,16 +79,20 @@ func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 }
 
 // zeroModeFor decides whether the WAL writes zeros ahead of the log in
-// the file at path (zero.go): not on tmpfs, and not on ext4 without a
-// journal; yes everywhere else, and whenever the check itself fails.
+// the file at path (zero.go): on the journaling file systems where an
+// unwritten extent's conversion costs a journal commit, ext4 with a journal
+// (also when the journal check itself fails) and xfs. Not on ext4 without
+// a journal, where it costs an inode write of about the zeros' bytes, nor
+// on file systems that do not convert in place: btrfs would copy every
+// later overwrite of a written extent, tmpfs has no unwritten extents.
 func zeroModeFor(path string) zeroMode {
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(path, &sfs); err != nil {
-		return zeroOn
+		return zeroOff
 	}
 	switch sfs.Type {
-	case unix.TMPFS_MAGIC:
-		return zeroOff
+	case unix.XFS_SUPER_MAGIC:
+		return zeroOn
 	case unix.EXT4_SUPER_MAGIC:
 		var st unix.Stat_t
 		if err := unix.Stat(path, &st); err != nil {
@@ -109,8 +113,9 @@ func zeroModeFor(path string) zeroMode {
 		if dev := devName(uevent); dev != "" && !hasJournal(names, dev) {
 			return zeroOff
 		}
+		return zeroOn
 	}
-	return zeroOn
+	return zeroOff
 }
 
 // devName returns the DEVNAME of a /sys/dev/block/*/uevent file ("" if

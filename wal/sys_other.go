@@ -25,5 +25,5 @@ func openDirect(f *os.File, path string, off int64) (*directTail, error) {
 	return nil, errors.ErrUnsupported
 }
 
-// zeroModeFor: other systems write zeros ahead of the log (zero.go).
-func zeroModeFor(path string) zeroMode { return zeroOn }
+// zeroModeFor: other systems do not write zeros ahead of the log (zero.go).
+func zeroModeFor(path string) zeroMode { return zeroOff }

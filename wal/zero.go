@@ -18,11 +18,11 @@ import (
 // extents once per chunk instead, so a batch's fdatasync flushes only the
 // batch. The zeros are written once, sequentially and in large requests.
 //
-// Where a conversion costs little, the zeros are not worth their bytes, and
-// the WAL does not write them (zeroModeFor): on ext4 without a journal the
-// conversion costs one inode block write per batch that converts, about as
-// many bytes as the zeros; tmpfs has no unwritten extents at all.
-// docs/performance.md has the measurements.
+// The WAL writes them only where that is known to pay (zeroModeFor): ext4
+// with a journal and xfs. On ext4 without a journal a conversion costs one
+// inode block write per batch that converts, about as many bytes as the
+// zeros; btrfs would copy every later overwrite of a written extent; tmpfs
+// has no unwritten extents. docs/performance.md has the measurements.
 const zeroChunk = 256 << 10
 
 // zeroMode says whether the WAL writes zeros ahead of the log.
