@@ -47,17 +47,19 @@ const (
 )
 
 // maxInflightMsgs bounds the appends in flight to one follower. A small
-// window batches: while four appends await their acknowledgements, new
+// window batches: while two appends await their acknowledgements, new
 // entries gather on the leader and leave in one append when an
 // acknowledgement frees a slot, instead of one append (one write on the
-// leader, one read and one Ready on the follower) per Ready. With a window
-// of 256 the leader wrote 0.69 appends per committed write under 32
-// clients, with 4 it writes 0.23-0.26, bigger ones, which saves it about
-// 2 us of CPU per write (docs/performance.md); a single client sees no
-// difference, since it never has more than one append in flight. Four
-// appends of up to MaxSizePerMsg each still keep a catching-up follower's
-// link busy.
-const maxInflightMsgs = 4
+// leader, one read and one Ready on the follower) per Ready. Under 32
+// clients the leader wrote 0.69 appends per committed write with a window
+// of 256, 0.23-0.26 with 4 and 0.19-0.21 with 2, and each step saved CPU
+// (docs/performance.md). Two is enough to keep a follower's disk writer
+// busy: one append is being saved while the next waits. With every
+// fdatasync slowed to 5 ms (an SD card), 2 did as well as 4. A single client
+// sees no difference, since it never has more than one append in flight.
+// Two appends of up to MaxSizePerMsg each still keep a catching-up
+// follower's link busy.
+const maxInflightMsgs = 2
 
 // Clock is the time source of a member (leader-stamped request times,
 // expiry checks). The default is the system clock.
