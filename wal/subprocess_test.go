@@ -22,9 +22,16 @@ import (
 const (
 	crashChildEnv  = "CAIRN_WAL_CRASH_CHILD"
 	crashDirectEnv = "CAIRN_WAL_CRASH_DIRECT"
+	crashZerosEnv  = "CAIRN_WAL_CRASH_ZEROS"
 )
 
-const crashSegmentSize = 4096
+// crashSegmentSize is the children's segment size; those that write zeros
+// ahead of the log (zero.go) use crashZerosSegmentSize, room for a few
+// chunks of zeros that the kills and torn writes also hit.
+const (
+	crashSegmentSize      = 4096
+	crashZerosSegmentSize = 40 << 10
+)
 
 // TestCrashChild is the child process of TestCrashSubprocess: it recovers
 // the WAL, then appends batches forever, printing "batch lastIndex" after
@@ -40,7 +47,10 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(3)
 	}
 	direct := os.Getenv(crashDirectEnv) != ""
-	opts := &Options{SegmentSize: crashSegmentSize, DirectIO: direct}
+	opts := &Options{SegmentSize: crashSegmentSize, DirectIO: direct, zeroAhead: zeroOff}
+	if os.Getenv(crashZerosEnv) != "" {
+		opts.SegmentSize, opts.zeroAhead = crashZerosSegmentSize, zeroOn
+	}
 	// One write in 40 is torn: only a random prefix of it reaches the file
 	// and the child kills itself before the fdatasync, as a power cut
 	// would leave it.
@@ -123,6 +133,9 @@ func TestCrashSubprocess(t *testing.T) {
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 		if i%2 == 1 { // every other child writes with O_DIRECT
 			cmd.Env = append(cmd.Env, crashDirectEnv+"=1")
+		}
+		if i%4 >= 2 { // and every other pair writes zeros ahead of the log
+			cmd.Env = append(cmd.Env, crashZerosEnv+"=1")
 		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
