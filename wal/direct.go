@@ -48,9 +48,15 @@ func (d *directTail) buffer(size int) []byte {
 	if cap(d.raw) < size+d.memAlign {
 		d.raw = make([]byte, 2*size+d.memAlign)
 	}
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(d.raw)))
-	skip := (d.memAlign - int(p&uintptr(d.memAlign-1))) & (d.memAlign - 1)
-	return d.raw[skip : skip+size]
+	return alignedWindow(d.raw, d.memAlign, size)
+}
+
+// alignedWindow returns size bytes of raw starting at an address aligned to
+// align (a power of two); raw must hold size+align bytes.
+func alignedWindow(raw []byte, align, size int) []byte {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
+	skip := (align - int(p&uintptr(align-1))) & (align - 1)
+	return raw[skip : skip+size]
 }
 
 func (d *directTail) close() error { return d.f.Close() }

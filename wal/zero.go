@@ -1,9 +1,6 @@
 package wal
 
-import (
-	"fmt"
-	"unsafe"
-)
+import "fmt"
 
 // zeroChunk is how much of the preallocated tail segment the WAL overwrites
 // with zeros at a time, ahead of the end of the log.
@@ -78,9 +75,7 @@ func (w *WAL) zeroAhead() error {
 		// Aligned for O_DIRECT: zeroAlign is a multiple of every memory
 		// alignment openDirect accepts up to it, and the buffer is only
 		// ever read.
-		raw := make([]byte, zeroChunk+zeroAlign)
-		skip := (zeroAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(raw)))&(zeroAlign-1))) & (zeroAlign - 1)
-		w.zeros = raw[skip : skip+zeroChunk]
+		w.zeros = alignedWindow(make([]byte, zeroChunk+zeroAlign), zeroAlign, zeroChunk)
 	}
 	f := w.tail
 	if w.direct != nil {
