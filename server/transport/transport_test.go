@@ -57,7 +57,12 @@ func TestDeliveryInOrderAndBatching(t *testing.T) {
 			t.Fatalf("message %d = %+v, want %+v", i, m, want)
 		}
 	}
+	// The sender counts a batch once its write has returned, which may be
+	// after the receiver has read it all.
 	st := a.tr.Status()
+	for deadline := time.Now().Add(waitLong); len(st) == 1 && st[0].Sent != n && time.Now().Before(deadline); st = a.tr.Status() {
+		time.Sleep(time.Millisecond)
+	}
 	if len(st) != 1 || st[0].ID != 2 || !st[0].Active || st[0].Sent != n || st[0].Dropped != 0 {
 		t.Fatalf("status = %+v", st)
 	}
