@@ -47,9 +47,9 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(3)
 	}
 	direct := os.Getenv(crashDirectEnv) != ""
-	opts := &Options{SegmentSize: crashSegmentSize, DirectIO: direct, zeroAhead: zeroOff}
+	opts := &Options{SegmentSize: crashSegmentSize, DirectIO: direct, zeroMode: zeroOff}
 	if os.Getenv(crashZerosEnv) != "" {
-		opts.SegmentSize, opts.zeroAhead = crashZerosSegmentSize, zeroOn
+		opts.SegmentSize, opts.zeroMode = crashZerosSegmentSize, zeroOn
 	}
 	// One write in 40 is torn: only a random prefix of it reaches the file
 	// and the child kills itself before the fdatasync, as a power cut

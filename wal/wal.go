@@ -66,9 +66,9 @@ type Options struct {
 
 	// ops are the fault-injection seams; nil fields use the real calls.
 	ops fileOps
-	// zeroAhead, for tests, overrides the file system check of zero.go:
+	// zeroMode, for tests, overrides the file system check of zero.go:
 	// zeroOn or zeroOff; zero means decide by the file system.
-	zeroAhead zeroMode
+	zeroMode zeroMode
 }
 
 func (o *Options) resolve() (Options, error) {

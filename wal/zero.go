@@ -42,7 +42,7 @@ const zeroAlign = 4 << 10
 func (w *WAL) startTail(path string) {
 	w.attachDirect(path)
 	if w.zeroMode == zeroUndecided {
-		w.zeroMode = w.opts.zeroAhead
+		w.zeroMode = w.opts.zeroMode
 		if w.zeroMode == zeroUndecided {
 			w.zeroMode = zeroModeFor(path)
 			w.log.Debug("wal: zeros ahead of the log", "dir", w.dir, "on", w.zeroMode == zeroOn)

@@ -76,7 +76,7 @@ func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := newDir(t)
 			const segSize = 1 << 20
-			w := mustCreate(t, dir, &Options{SegmentSize: segSize, DirectIO: direct, zeroAhead: zeroOn})
+			w := mustCreate(t, dir, &Options{SegmentSize: segSize, DirectIO: direct, zeroMode: zeroOn})
 			defer w.Close()
 			if direct && w.direct == nil {
 				t.Skip("the file system here refuses O_DIRECT")
@@ -139,7 +139,7 @@ func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 func TestZeroModeOff(t *testing.T) {
 	for _, mode := range []zeroMode{zeroOff, zeroOn} {
 		zeros := 0
-		opts := &Options{SegmentSize: 1 << 20, zeroAhead: mode, ops: fileOps{writeAt: func(f *os.File, b []byte, off int64) (int, error) {
+		opts := &Options{SegmentSize: 1 << 20, zeroMode: mode, ops: fileOps{writeAt: func(f *os.File, b []byte, off int64) (int, error) {
 			if allZero(b) {
 				zeros++
 			}
