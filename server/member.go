@@ -46,20 +46,20 @@ const (
 	DefaultBootstrapWait  = 5 * time.Minute
 )
 
-// maxInflightMsgs bounds the appends in flight to one follower. A small
-// window batches: while two appends await their acknowledgements, new
-// entries gather on the leader and leave in one append when an
-// acknowledgement frees a slot, instead of one append (one write on the
-// leader, one read and one Ready on the follower) per Ready. Under 32
-// clients the leader wrote 0.69 appends per committed write with a window
-// of 256, 0.23-0.26 with 4 and 0.19-0.21 with 2, and each step saved CPU
-// (docs/performance.md). Two is enough to keep a follower's disk writer
-// busy: one append is being saved while the next waits. With every
-// fdatasync slowed to 5 ms (an SD card), 2 did as well as 4. A single client
-// sees no difference, since it never has more than one append in flight.
-// Two appends of up to MaxSizePerMsg each still keep a catching-up
-// follower's link busy.
-const maxInflightMsgs = 2
+// maxInflightMsgs bounds the appends in flight to one follower. One: the
+// leader sends a follower its next append only when the previous one is
+// acknowledged, and everything proposed meanwhile leaves in that append, so
+// a follower saves each batch with one write and one fdatasync and the
+// leader writes one append per round trip. With a second append in flight,
+// the follower saved it right after the first one, while it held only the
+// few entries proposed in between, and the entries after it waited for
+// both saves. On one 2-core box with 32 clients the window went 256 -> 4
+// -> 2 -> 1, and each step cut CPU per write and raised throughput (1 over
+// 2: 14 of 14 pairs, 8-12% more writes/s); with every fdatasync slowed to 5
+// ms (an SD card), 1 over 2 gave 2,900-3,000 against 2,270-2,360 writes/s
+// and a p50 of 11.5 against 13.8 ms (docs/performance.md). A follower
+// catching up still gets up to MaxSizePerMsg per round trip.
+const maxInflightMsgs = 1
 
 // Clock is the time source of a member (leader-stamped request times,
 // expiry checks). The default is the system clock.
