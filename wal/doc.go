@@ -35,16 +35,16 @@
 // by Close. Raft never needs a durable commit index (a
 // restarted member learns it from the leader), and it becomes durable with
 // the next synced batch; a crash may lose it, and replay then returns the
-// older hard state. Segments
-// are preallocated, so an fdatasync on the append path has no file size to
-// flush. On ext4 with a journal and on xfs the WAL also writes zeros over
-// the preallocated space, 256 KiB at a time ahead of the log (zero.go): a
-// batch then never lands in a block the file system still marks unwritten,
-// whose conversion the batch's fdatasync would have to commit to the
-// journal too, with one more cache flush. Not elsewhere: on ext4 without a
-// journal a conversion costs about as many bytes as the zeros. Entries whose first index is at or below the last saved index
-// replace the log from that index on (Raft §5.3); replay returns the log as
-// Raft last wrote it.
+// older hard state. Segments are preallocated, so an fdatasync on the
+// append path has no file size to flush. On ext4 with a journal and on xfs
+// the WAL also writes zeros over the preallocated space, 256 KiB at a time
+// ahead of the log (zero.go): a batch then never lands in a block the file
+// system still marks unwritten, whose conversion the batch's fdatasync
+// would have to commit to the journal too, with one more cache flush. Not
+// elsewhere: on ext4 without a journal a conversion costs about as many
+// bytes as the zeros. Entries whose first index is at or below the last
+// saved index replace the log from that index on (Raft §5.3); replay
+// returns the log as Raft last wrote it.
 //
 // With Options.DirectIO the tail segment is written through a second
 // descriptor opened O_DIRECT (where statx reports direct I/O alignments),

@@ -68,8 +68,9 @@ func unwritten(t *testing.T, f *os.File) ([][2]int64, error) {
 // every Save the log and at least half a zeroChunk after it (or the rest
 // of the segment) are written, and the segment never grows past its
 // preallocated size (except by a batch that ends past it). The zeros are
-// forced on, whatever this file system would get (zeroModeFor). Both with DirectIO and without; a segment small
-// enough that the zeros reach its end, and a cut.
+// forced on, whatever this file system would get (zeroModeFor). Both with
+// DirectIO and without; a segment small enough that the zeros reach its
+// end, and a cut.
 func TestZeroAheadKeepsBatchesOutOfUnwrittenExtents(t *testing.T) {
 	for _, direct := range []bool{false, true} {
 		name := map[bool]string{false: "buffered", true: "direct"}[direct]
