@@ -85,7 +85,14 @@ func TestRemoveLeader(t *testing.T) {
 		if err := c.RemoveMember(fs[0], l); err != nil {
 			t.Fatalf("%v", err)
 		}
+		// Right after the removal is answered, the remaining members may
+		// still name the removed leader, whose process has not exited yet:
+		// they hear of its departure only when their election timeout
+		// passes. Wait, bounded, for them to name another.
 		nl := mustLeader(t, c)
+		for deadline := time.Now().Add(leaderWait); nl == l && time.Now().Before(deadline); nl = mustLeader(t, c) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if nl == l {
 			t.Fatalf("removed member %s is still the leader", l.Name)
 		}
