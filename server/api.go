@@ -174,6 +174,8 @@ func (m *Member) Get(path string, recursive, sorted bool) (*kv.Event, error) {
 // QuorumGet reads after confirming, with a ReadIndex round, that the local
 // replica has applied every write acknowledged before the call.
 func (m *Member) QuorumGet(ctx context.Context, path string, recursive, sorted bool) (*kv.Event, error) {
+	m.readsWaiting.Add(1)
+	defer m.readsWaiting.Add(-1)
 	idx, err := m.readIndex(ctx)
 	if err != nil {
 		return nil, err

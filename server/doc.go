@@ -12,8 +12,9 @@
 //	m.Stop()                          // idempotent, waits for every goroutine
 //
 // Tunables (CatchUpEntries, RequestTimeout, BootstrapWait, Clock,
-// UnsafeNoFsync) are fields set between New and Start. Timing comes from
-// --heartbeat-interval (one Raft tick) and --election-timeout (in ticks).
+// UnsafeNoFsync, AdaptiveProcs) are fields set between New and Start.
+// Timing comes from --heartbeat-interval (one Raft tick) and
+// --election-timeout (in ticks).
 //
 // # Peer listener
 //
@@ -135,6 +136,16 @@
 // kv.NextExpiry and proposes an OpExpire only when something is due: an
 // idle cluster writes nothing. Every member applies the same expiry at the
 // same log position, so expiry is deterministic across members.
+//
+// # Processors
+//
+// With AdaptiveProcs (the daemon's default) the loop also sets GOMAXPROCS
+// on each tick from the load (procs.go): one P while the client writes and
+// quorum reads waiting on the member average fewer than procsUp over
+// procsWindow ticks, the GOMAXPROCS the process started with from then
+// until they fall to procsDown, and always while a snapshot is written. A
+// write hands off between a dozen goroutines on each member, and with an
+// idle P each hand-off wakes another thread; one P saves those wake-ups.
 //
 // # Snapshots and restart
 //

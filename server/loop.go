@@ -20,6 +20,10 @@ import (
 func (m *Member) run() {
 	ticker := time.NewTicker(m.tickEvery)
 	defer ticker.Stop()
+	if m.procs != nil {
+		// Leave the process as it started.
+		defer m.procs.set(m.procs.max)
+	}
 	checkEvery := max(1, int(time.Second/m.tickEvery))
 	ticks := 0
 	for {
@@ -40,6 +44,9 @@ func (m *Member) run() {
 			m.rn.Tick()
 			m.updateLinger()
 			m.maybeExpire()
+			if m.procs != nil {
+				m.procs.sample(m.stats.proposalsPending.Load() + m.readsWaiting.Load())
+			}
 			if ticks++; ticks%checkEvery == 0 {
 				m.checkRemovedByPeers()
 			}
@@ -594,6 +601,9 @@ func (m *Member) maybeSnapshot() {
 		Learners: append([]uint64(nil), m.confState.Learners...),
 	}}
 	m.snapshotting = true
+	if m.procs != nil {
+		m.procs.snapshotting(true)
+	}
 	captured := make(chan struct{})
 	var once sync.Once
 	// Once the store has captured its state, nothing waits for the rest
@@ -670,6 +680,9 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 func (m *Member) snapshotDone(res snapResult) {
 	m.snapshotting = false
+	if m.procs != nil {
+		m.procs.snapshotting(false)
+	}
 	if err := m.flushWriter(); err != nil {
 		m.fail(err)
 		return

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,13 @@ type Member struct {
 	// UnsafeNoFsync turns off fsync in the WAL and snapshots: UNSAFE, for
 	// tests only.
 	UnsafeNoFsync bool
+	// AdaptiveProcs lets the member set GOMAXPROCS from its load: one P
+	// while few requests wait on it, the GOMAXPROCS it started with while
+	// many do or a snapshot is written (procs.go). It changes a
+	// process-wide setting, so only a process that runs one member should
+	// turn it on; the daemon does, unless GOMAXPROCS is set in its
+	// environment.
+	AdaptiveProcs bool
 
 	cfg    *config.Config
 	logger *slog.Logger
@@ -150,6 +158,14 @@ type Member struct {
 	sendApp       atomic.Uint64
 	recvApp       atomic.Uint64
 	stats         serverStats // metrics and leader stats (stats.go)
+	// readsWaiting counts quorum reads in flight, for the procs governor
+	// (proposals in flight are stats.proposalsPending).
+	readsWaiting atomic.Int64
+	// procs is the procs governor (nil unless AdaptiveProcs); only the
+	// Ready loop uses it. setProcs is runtime.GOMAXPROCS, replaced in
+	// tests.
+	procs    *procsGovernor
+	setProcs func(int) int
 	// queuedBytes is the payload size of received messages queued for the
 	// loop and not yet stepped (see Process). Invariant: at most
 	// maxQueuedBytes plus one message per inbound stream.
@@ -384,6 +400,13 @@ func (m *Member) Start(ctx context.Context) error {
 	m.reqSeq.Store(uint64(time.Now().UnixNano()))
 	m.lastLoop.Store(time.Now().UnixNano())
 	m.startTime = time.Now().UTC()
+	if m.AdaptiveProcs {
+		set := m.setProcs
+		if set == nil {
+			set = runtime.GOMAXPROCS
+		}
+		m.procs = newProcsGovernor(set(0), set)
+	}
 	m.goFunc(m.runWriter)
 	m.goFunc(m.run)
 	m.goFunc(m.publish)

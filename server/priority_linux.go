@@ -20,6 +20,11 @@ const backgroundNice = 10
 // the thread with it, so no other goroutine ever runs at the lower priority.
 // A failure leaves the priority as it was; it is only an optimisation.
 func lowerThreadPriority() {
+	if runtime.GOMAXPROCS(0) == 1 {
+		// The thread would hold the only P at a lower priority than
+		// the threads waiting for it.
+		return
+	}
 	runtime.LockOSThread()
 	tid := unix.Gettid()
 	// Linux returns 20 - nice from getpriority(2).

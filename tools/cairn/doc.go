@@ -11,6 +11,15 @@
 // when the member was removed from the cluster (0), or after a fatal
 // storage error (1), which it recovers from on the next start.
 //
+// # Processors
+//
+// Unless GOMAXPROCS is set in its environment, the daemon lets the member
+// choose GOMAXPROCS from its load (server.Member.AdaptiveProcs): one P
+// while few client writes and quorum reads wait on it, which saves the
+// runtime's thread wake-ups between the goroutines a write passes through,
+// and all of them while many do or a snapshot is written. Setting
+// GOMAXPROCS fixes the number, as for any Go program.
+//
 // # Profiling
 //
 // CAIRNPROFILE=<file> writes a CPU profile of the whole run to file

@@ -66,6 +66,9 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cairn: %v\n", err)
 		return 1
 	}
+	// One P while the member is lightly loaded (server/procs.go); a
+	// GOMAXPROCS set by the user stays as set.
+	m.AdaptiveProcs = envValue(env, "GOMAXPROCS") == ""
 	if err := m.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "cairn: %v\n", err)
 		return 1
