@@ -28,6 +28,12 @@ package server
 // on all Ps whatever its load: the snapshot is tens of milliseconds of CPU
 // on a thread of lower priority (lowerThreadPriority), which must not hold
 // the only P.
+//
+// The thresholds come from a 2-vCPU box running three members and the load
+// generator; on bigger boxes more Ps may pay off earlier. The most Ps is the
+// GOMAXPROCS at Start (Go derives it from the CPUs and the cgroup's CPU
+// limit); once the governor has set GOMAXPROCS the runtime no longer
+// follows later changes of that limit.
 
 // Thresholds of the governor, in requests waiting on the member (averaged
 // over procsWindow ticks).

@@ -18,8 +18,12 @@ import "fmt"
 // The WAL writes them only where that is known to pay (zeroModeFor): ext4
 // with a journal and xfs. On ext4 without a journal a conversion costs one
 // inode block write per batch that converts, about as many bytes as the
-// zeros; btrfs would copy every later overwrite of a written extent; tmpfs
-// has no unwritten extents. docs/performance.md has the measurements.
+// zeros. It is one more device request in that batch's fdatasync, which on
+// the benchmark box cost about 10% of the cluster's CPU per write, but the
+// zeros would double the bytes the WAL itself writes (which of the two
+// wears a flash card more is not measured). btrfs would copy every later
+// overwrite of a written extent; tmpfs has no unwritten extents.
+// docs/performance.md has the measurements.
 const zeroChunk = 256 << 10
 
 // zeroMode says whether the WAL writes zeros ahead of the log.
