@@ -119,3 +119,14 @@ func BenchmarkAppendEvent(b *testing.B) {
 		buf = appendEvent(buf[:0], ev)
 	}
 }
+
+// BenchmarkAppendJSONString encodes a 256-byte plain value, the
+// benchmark's (tools/cairn-bench) and most of a keys answer's bytes.
+func BenchmarkAppendJSONString(b *testing.B) {
+	s := strings.Repeat("abcdefghijklmnopqrstuvwxyz", 10)[:256]
+	var buf []byte
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = appendJSONString(buf[:0], s)
+	}
+}
