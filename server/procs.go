@@ -58,14 +58,14 @@ type procsGovernor struct {
 	cur int
 }
 
-// newProcsGovernor starts a governor below max Ps (the current
-// GOMAXPROCS): it sets one P at once. It returns nil if max is 1 or less,
+// newProcsGovernor starts a governor for up to most Ps (the current
+// GOMAXPROCS): it sets one P at once. It returns nil if most is 1 or less,
 // since there is nothing to choose.
-func newProcsGovernor(max int, set func(int) int) *procsGovernor {
-	if max <= 1 {
+func newProcsGovernor(most int, set func(int) int) *procsGovernor {
+	if most <= 1 {
 		return nil
 	}
-	g := &procsGovernor{max: max, set: set, cur: max}
+	g := &procsGovernor{max: most, set: set, cur: most}
 	g.apply()
 	return g
 }
