@@ -69,4 +69,12 @@ Compatibility:
 
 Unsupported:
   TLS (https URLs), discovery, proxy mode and the v3 API.
+
+Environment:
+  GOMAXPROCS
+    Unset, the member runs on one processor while few requests wait on it
+    and on all of them under load or while it writes a snapshot; set, it
+    fixes the number, as for any Go program.
+  CAIRNPROFILE
+    A file for a CPU profile of the whole run (complete after a clean exit).
 `
