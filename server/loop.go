@@ -20,10 +20,7 @@ import (
 func (m *Member) run() {
 	ticker := time.NewTicker(m.tickEvery)
 	defer ticker.Stop()
-	if m.procs != nil {
-		// Leave the process as it started.
-		defer m.procs.set(m.procs.max)
-	}
+	defer m.procs.restore() // leave the process as it started
 	checkEvery := max(1, int(time.Second/m.tickEvery))
 	ticks := 0
 	for {
@@ -44,9 +41,7 @@ func (m *Member) run() {
 			m.rn.Tick()
 			m.updateLinger()
 			m.maybeExpire()
-			if m.procs != nil {
-				m.procs.sample(m.stats.proposalsPending.Load() + m.readsWaiting.Load())
-			}
+			m.procs.sample(m.stats.proposalsPending.Load() + m.readsWaiting.Load())
 			if ticks++; ticks%checkEvery == 0 {
 				m.checkRemovedByPeers()
 			}
@@ -601,9 +596,7 @@ func (m *Member) maybeSnapshot() {
 		Learners: append([]uint64(nil), m.confState.Learners...),
 	}}
 	m.snapshotting = true
-	if m.procs != nil {
-		m.procs.snapshotting(true)
-	}
+	m.procs.snapshotting(true)
 	captured := make(chan struct{})
 	var once sync.Once
 	// Once the store has captured its state, nothing waits for the rest
@@ -680,9 +673,7 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 func (m *Member) snapshotDone(res snapResult) {
 	m.snapshotting = false
-	if m.procs != nil {
-		m.procs.snapshotting(false)
-	}
+	m.procs.snapshotting(false)
 	if err := m.flushWriter(); err != nil {
 		m.fail(err)
 		return

@@ -43,7 +43,8 @@ const (
 	procsWindow = 10
 )
 
-// procsGovernor is the governor's state; only the Ready loop uses it.
+// procsGovernor is the governor's state; only the Ready loop uses it. Its
+// methods do nothing on a nil *procsGovernor (the governor is off).
 type procsGovernor struct {
 	max  int           // the GOMAXPROCS the process started with (> 1)
 	high bool          // the load asks for max Ps
@@ -73,6 +74,9 @@ func newProcsGovernor(most int, set func(int) int) *procsGovernor {
 // sample records the number of requests waiting on the member, once per
 // tick, and reconsiders the setting at the end of each window.
 func (g *procsGovernor) sample(waiting int64) {
+	if g == nil {
+		return
+	}
 	g.sum += max(waiting, 0)
 	if g.n++; g.n < procsWindow {
 		return
@@ -90,8 +94,19 @@ func (g *procsGovernor) sample(waiting int64) {
 
 // snapshotting records that a snapshot started (true) or ended (false).
 func (g *procsGovernor) snapshotting(on bool) {
+	if g == nil {
+		return
+	}
 	g.snap = on
 	g.apply()
+}
+
+// restore sets GOMAXPROCS back to what the process started with.
+func (g *procsGovernor) restore() {
+	if g == nil {
+		return
+	}
+	g.set(g.max)
 }
 
 // apply sets GOMAXPROCS if the wanted number of Ps changed.
