@@ -25,11 +25,12 @@ type directTail struct {
 	raw  []byte // scratch space; buffer returns an aligned window of it
 }
 
-// write writes b at off (the end of the log) as whole aligned blocks.
-func (d *directTail) write(ops *fileOps, b []byte, off int64) error {
+// write writes b at off (the end of the log) as whole aligned blocks, with
+// at least trail zero bytes after it (the end marker of a recycled segment).
+func (d *directTail) write(ops *fileOps, b []byte, off int64, trail int) error {
 	start := off - int64(len(d.head))
 	n := len(d.head) + len(b)
-	size := int((int64(n) + d.align - 1) &^ (d.align - 1))
+	size := int((int64(n+trail) + d.align - 1) &^ (d.align - 1))
 	buf := d.buffer(size)
 	copy(buf, d.head)
 	copy(buf[len(d.head):], b)

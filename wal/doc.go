@@ -36,13 +36,15 @@
 // restarted member learns it from the leader), and it becomes durable with
 // the next synced batch; a crash may lose it, and replay then returns the
 // older hard state. Segments are preallocated, so an fdatasync on the
-// append path has no file size to flush. On ext4 with a journal and on xfs
-// the WAL also writes zeros over the preallocated space, 256 KiB at a time
-// ahead of the log (zero.go): a batch then never lands in a block the file
-// system still marks unwritten, whose conversion the batch's fdatasync
-// would have to commit to the journal too, with one more cache flush. Not
-// elsewhere: on ext4 without a journal a conversion costs about as many
-// bytes as the zeros. Entries whose first index is at or below the last
+// append path has no file size to flush. Released segments are recycled
+// (see Files): a segment written into one has no unwritten blocks, so each
+// save there costs its data write and one cache flush. In a fresh segment,
+// on ext4 with a journal and on xfs the WAL also writes zeros over the
+// preallocated space, 256 KiB at a time ahead of the log (zero.go): a
+// batch then never lands in a block the file system still marks unwritten,
+// whose conversion the batch's fdatasync would have to commit to the
+// journal too, with one more cache flush. Not elsewhere: on ext4 without a
+// journal a conversion costs about as many bytes as the zeros. Entries whose first index is at or below the last
 // saved index replace the log from that index on (Raft §5.3); replay
 // returns the log as Raft last wrote it.
 //
@@ -78,6 +80,18 @@
 // segment whose torn tail was repaired. The directory is locked (flock)
 // while a WAL has it open.
 //
+// ReleaseBefore keeps the newest segment it frees as "segment.spare"
+// (when there is none yet) instead of removing it, and the next cut
+// renames the spare to the new segment's temporary name and writes the new
+// segment into it from offset 0 (recycle.go). The file's blocks are
+// written already, so the saves into it need no extent conversion: on ext4
+// without a journal one device request fewer per save, on ext4 with a
+// journal or xfs no zeros ahead of the log. The old segment's frames stay
+// after the new log's end until overwritten; the segment tag and the end
+// marker below keep replay from reading them. So a WAL dir holds at most
+// one segment's worth of extra space, as etcd's preallocated next segment
+// does.
+//
 // # Record format
 //
 // A segment is a sequence of frames, each starting at an offset that is a
@@ -85,7 +99,7 @@
 //
 //	offset  size  field
 //	0       8     word0: bits 0-31 payload length N (at most 1 GiB),
-//	              bits 32-39 record type, bits 40-55 zero,
+//	              bits 32-39 record type, bits 40-55 the segment tag,
 //	              bits 56-63 0x80 | P, where P = (8 - N%8) % 8 is the padding
 //	8       4     CRC: CRC32-Castagnoli, seeded with the previous CRC, over
 //	              the 8 bytes of word0 and then the N payload bytes
@@ -100,6 +114,15 @@
 // it, across segment boundaries too (the first record of a segment carries
 // the last CRC of the previous segment). An all-zero word0 never starts a
 // frame: it is preallocated space.
+//
+// The segment tag is 0 in a segment written into fresh (preallocated)
+// space and seq%65535 + 1 in one written into a recycled file; every frame
+// of a segment carries the tag of its segment record, and a frame with
+// another tag is not part of the segment. In a recycled segment every write
+// also puts 8 zero bytes after the last frame (the end marker; the next
+// write starts on it). Versions before recycling wrote only tag 0 and
+// reject other tags, so they cannot open a WAL once it has recycled a
+// segment.
 //
 // Record types and payloads:
 //
@@ -139,8 +162,10 @@
 //     follow (a cut truncates a segment to its records and fsyncs it before
 //     the next segment exists, so nothing there was ever unsynced);
 //   - only zero bytes from there to the end of the file: the end of the log;
-//   - otherwise, if no intact frame (own CRC matching its stored previous CRC)
-//     starts after the damaged one (inside the extent a readable damaged
+//     in a recycled segment, a zero word there (the end marker), unless an
+//     intact frame with the segment's tag follows (then ErrCorrupt);
+//   - otherwise, if no intact frame (own CRC matching its stored previous
+//     CRC, with the segment's tag) starts after the damaged one (inside the extent a readable damaged
 //     header claims, only a frame chained to the damaged record's stored
 //     CRC counts, since the payload may hold any bytes): a torn tail, the
 //     batch a crash interrupted. ReadAll copies the segment to "<name>.broken", truncates

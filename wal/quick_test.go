@@ -16,18 +16,18 @@ func quickConfig(t *testing.T, n int) *quick.Config {
 	return &quick.Config{MaxCount: n, Rand: nil}
 }
 
-// TestQuickFrameRoundTrip: any payload framed with any type and previous
-// CRC decodes to the same, on an 8-byte boundary, and a frame never parses
-// from a truncated copy of itself.
+// TestQuickFrameRoundTrip: any payload framed with any type, segment tag
+// and previous CRC decodes to the same, on an 8-byte boundary, and a frame
+// never parses from a truncated copy of itself.
 func TestQuickFrameRoundTrip(t *testing.T) {
-	f := func(typ uint8, prev uint32, payload []byte) bool {
+	f := func(typ uint8, tag uint16, prev uint32, payload []byte) bool {
 		typ = 1 + typ%typeMax
-		b, crc := appendFrame(nil, typ, prev, payload)
+		b, crc := appendFrame(nil, typ, tag, prev, payload)
 		if len(b)%8 != 0 || len(b) != frameSize(len(payload)) {
 			return false
 		}
 		fr, err := parseFrame(b)
-		if err != nil || fr.typ != typ || fr.crc != crc || fr.prevCRC != prev || string(fr.payload) != string(payload) || fr.size != len(b) {
+		if err != nil || fr.typ != typ || fr.tag != tag || fr.crc != crc || fr.prevCRC != prev || string(fr.payload) != string(payload) || fr.size != len(b) {
 			return false
 		}
 		for cut := 0; cut < len(b); cut += 1 + len(b)/16 {

@@ -26,8 +26,11 @@ type replay struct {
 	crc     uint32
 	chained bool
 	segs    []segmentFile // the segments read, in order
-	// tailOff is the end of the last valid record in the last segment.
+	// tailOff is the end of the last valid record in the last segment;
+	// tailTag is that segment's tag (0 unless it was written into a
+	// recycled file).
 	tailOff int64
+	tailTag uint16
 	// tailDirty reports that bytes after tailOff in the last segment are not
 	// all zero (a torn tail, or garbage in the preallocated space).
 	tailDirty bool
@@ -87,25 +90,38 @@ func readDir(dir string, from SnapshotMarker, all bool) (*replay, error) {
 	return r, nil
 }
 
-var errChain = errors.New("wal: frame does not continue the CRC chain")
+var (
+	errChain   = errors.New("wal: frame does not continue the CRC chain")
+	errForeign = errors.New("wal: frame with another segment's tag (left from a recycled file's earlier use)")
+)
 
 // readSegment decodes one segment file and applies its records.
 func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 	off := 0
 	n := 0 // records read from this segment
+	var tag uint16
 	for off < len(data) {
 		f, err := parseFrame(data[off:])
+		if err == nil && n == 0 {
+			// The segment record sets the tag of the whole segment.
+			tag = f.tag
+			if f.typ != typeSegment {
+				err = corruptf(s.name, int64(off), "segment does not start with a segment record")
+			} else if tag != 0 && tag != tagFor(s.seq) {
+				err = corruptf(s.name, int64(off), "segment record tag %#x, want 0 or %#x", tag, tagFor(s.seq))
+			}
+		}
+		if err == nil && f.tag != tag {
+			err = errForeign
+		}
 		if err == nil && r.chained && f.prevCRC != r.crc {
 			err = errChain
-		}
-		if err == nil && n == 0 && f.typ != typeSegment {
-			err = corruptf(s.name, int64(off), "segment does not start with a segment record")
 		}
 		if err != nil {
 			if errors.Is(err, ErrCorrupt) {
 				return err
 			}
-			return r.damaged(s, data, off, n, last, err)
+			return r.damaged(s, data, off, n, tag, last, err)
 		}
 		if err := r.apply(s, n, &f); err != nil {
 			return corruptf(s.name, int64(off), "%v", err)
@@ -118,7 +134,7 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 		return corruptf(s.name, int64(off), "segment ends before its segment and metadata records")
 	}
 	if last {
-		r.tailOff = int64(off)
+		r.tailOff, r.tailTag = int64(off), tag
 	}
 	return nil
 }
@@ -128,12 +144,16 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 //   - In a segment that is not the last: corruption, even if only zeros
 //     follow (a cut truncates the old segment to its records first).
 //   - Only zero bytes from off to the end: the clean end of the log (the
-//     rest is preallocated space).
+//     rest is preallocated space). In a segment written into a recycled
+//     file (tag != 0) the rest holds the file's earlier contents, so there
+//     a zero word at off is the end: the WAL writes one after its last
+//     frame with every write (see WAL.recycled).
 //   - Before the segment's own header records, or a frame whose own CRC is
 //     right but which does not continue the chain: corruption (a crash
 //     cannot produce either).
 //   - Otherwise, if an intact frame (one whose CRC matches its stored
-//     previous CRC) starts after the extent the damaged header claims, or
+//     previous CRC, with the segment's tag) starts after the extent the
+//     damaged header claims, or
 //     anywhere after it while chained to the damaged record's stored CRC,
 //     data written after the damaged record was complete, so the damaged
 //     record was durable once: corruption. A crash cannot do this, because
@@ -141,18 +161,27 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 //     fdatasync returned.
 //   - Else the damage is a torn tail: the last batch was being written when
 //     the machine stopped. It is truncated.
-func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, cause error) error {
+func (r *replay) damaged(s segmentFile, data []byte, off, n int, tag uint16, last bool, cause error) error {
 	rest := data[off:]
 	if !last {
 		// A cut truncates a segment to its records before the next one is
 		// created, so even zeros here mean lost records.
 		return corruptf(s.name, int64(off), "damaged record in a segment that is not the last: %v", cause)
 	}
+	if tag != 0 && n >= 2 && (len(rest) < 8 && allZero(rest) || len(rest) >= 8 && binary.LittleEndian.Uint64(rest) == 0) {
+		// The end marker of a recycled segment; what follows is the file's
+		// earlier contents, unless a frame of this segment is there.
+		if p, ok := intactAfter(data, off+8, tag); ok {
+			return corruptf(s.name, int64(off), "end of the log followed by an intact record at offset %d", p)
+		}
+		r.tailOff, r.tailTag = int64(off), tag
+		return nil
+	}
 	if allZero(rest) {
 		if n < 2 {
 			return corruptf(s.name, int64(off), "segment ends before its segment and metadata records")
 		}
-		r.tailOff = int64(off)
+		r.tailOff, r.tailTag = int64(off), tag
 		return nil
 	}
 	if n < 2 {
@@ -179,23 +208,38 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, last bool, caus
 			continue
 		}
 		f, err := parseFrame(data[p:])
-		if err != nil {
+		if err != nil || f.tag != tag {
 			continue
 		}
 		if p >= claimedEnd || hasCRC && f.prevCRC == storedCRC {
 			return corruptf(s.name, int64(off), "damaged record (%v) followed by an intact record at offset %d", cause, p)
 		}
 	}
-	r.tailOff = int64(off)
+	r.tailOff, r.tailTag = int64(off), tag
 	r.tailDirty = true
 	r.torn = fmt.Errorf("wal: torn tail in %s at offset %d (%v): %w", s.name, off, cause, io.ErrUnexpectedEOF)
 	return nil
 }
 
+// intactAfter returns the offset of the first intact frame with tag tag at
+// or after from (a multiple of 8), if there is one.
+func intactAfter(data []byte, from int, tag uint16) (int, bool) {
+	for p := from; p+frameHeaderSize <= len(data); p += 8 {
+		w := binary.LittleEndian.Uint64(data[p:])
+		if w == 0 || uint16(w>>40) != tag {
+			continue
+		}
+		if f, err := parseFrame(data[p:]); err == nil && f.tag == tag {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
 // headerSize returns the frame size recorded in a well-formed header at the
 // start of b, capped at len(b).
 func headerSize(b []byte) (int, bool) {
-	_, _, size, err := parseHeader(b)
+	_, _, _, size, err := parseHeader(b)
 	if err != nil {
 		return 0, false
 	}

@@ -39,15 +39,22 @@ func padFor(n int) int { return (8 - n%8) % 8 }
 // frameSize is the on-disk size of a frame with an n-byte payload.
 func frameSize(n int) int { return frameHeaderSize + n + padFor(n) }
 
-// appendFrame appends one frame carrying payload to buf, chaining from
-// prevCRC, and returns the new buffer and the record's CRC (the new running
-// CRC of the log).
-func appendFrame(buf []byte, typ uint8, prevCRC uint32, payload []byte) ([]byte, uint32) {
+// tagFor returns the tag of the frames of segment seq when it is written
+// into a recycled file (a segment written into fresh space has tag 0): never
+// 0, and different for any two segments less than 65,535 apart, so the
+// frames a recycled file kept from its previous use never carry the tag of
+// its new one (recycle checks this too).
+func tagFor(seq uint64) uint16 { return uint16(seq%0xffff) + 1 }
+
+// appendFrame appends one frame carrying payload to buf, with the segment
+// tag tag, chaining from prevCRC, and returns the new buffer and the
+// record's CRC (the new running CRC of the log).
+func appendFrame(buf []byte, typ uint8, tag uint16, prevCRC uint32, payload []byte) ([]byte, uint32) {
 	if len(payload) > maxPayload {
 		panic(fmt.Sprintf("wal: record of %d bytes exceeds the %d byte limit (callers must check)", len(payload), maxPayload))
 	}
 	pad := padFor(len(payload))
-	word0 := uint64(len(payload)) | uint64(typ)<<32 | uint64(frameMarker|pad)<<56
+	word0 := uint64(len(payload)) | uint64(typ)<<32 | uint64(tag)<<40 | uint64(frameMarker|pad)<<56
 	start := len(buf)
 	buf = binary.LittleEndian.AppendUint64(buf, word0)
 	crc := crc32.Update(prevCRC, castagnoli, buf[start:start+8])
@@ -64,6 +71,7 @@ func appendFrame(buf []byte, typ uint8, prevCRC uint32, payload []byte) ([]byte,
 // frame is one decoded frame. payload aliases the segment buffer.
 type frame struct {
 	typ     uint8
+	tag     uint16 // the segment tag (tagFor), 0 in a segment not recycled
 	crc     uint32
 	prevCRC uint32
 	payload []byte
@@ -84,7 +92,7 @@ var (
 // against the prevCRC stored in it. It does not check the chain (the caller
 // compares f.prevCRC with its running CRC). It never panics.
 func parseFrame(b []byte) (frame, error) {
-	typ, n, size, err := parseHeader(b)
+	typ, tag, n, size, err := parseHeader(b)
 	if err != nil {
 		return frame{}, err
 	}
@@ -93,6 +101,7 @@ func parseFrame(b []byte) (frame, error) {
 	}
 	f := frame{
 		typ:     typ,
+		tag:     tag,
 		crc:     binary.LittleEndian.Uint32(b[8:]),
 		prevCRC: binary.LittleEndian.Uint32(b[12:]),
 		payload: b[frameHeaderSize : frameHeaderSize+n],
@@ -111,30 +120,30 @@ func parseFrame(b []byte) (frame, error) {
 	return f, nil
 }
 
-// parseHeader decodes word0 at the start of b: the record type, the payload
-// length and the frame size. It checks the marker bit, the reserved bits, the
+// parseHeader decodes word0 at the start of b: the record type, the segment
+// tag, the payload length and the frame size. It checks the marker bit, the
 // type, the length limit and that the padding matches the length, but not
-// that the frame fits in b.
-func parseHeader(b []byte) (typ uint8, n, size int, err error) {
+// that the frame fits in b, nor the tag (the segment reader does).
+func parseHeader(b []byte) (typ uint8, tag uint16, n, size int, err error) {
 	if len(b) < 8 {
-		return 0, 0, 0, errShortFrame
+		return 0, 0, 0, 0, errShortFrame
 	}
 	word0 := binary.LittleEndian.Uint64(b)
 	if word0 == 0 {
-		return 0, 0, 0, errZeroFrame
+		return 0, 0, 0, 0, errZeroFrame
 	}
 	top := uint8(word0 >> 56)
 	length := word0 & math.MaxUint32
 	typ = uint8(word0 >> 32)
-	reserved := (word0 >> 40) & 0xffff
-	if top&^0x07 != frameMarker || reserved != 0 || typ == 0 || typ > typeMax || length > maxPayload {
-		return 0, 0, 0, errBadHeader
+	tag = uint16(word0 >> 40)
+	if top&^0x07 != frameMarker || typ == 0 || typ > typeMax || length > maxPayload {
+		return 0, 0, 0, 0, errBadHeader
 	}
 	n = int(length)
 	if int(top&0x07) != padFor(n) {
-		return 0, 0, 0, errBadHeader
+		return 0, 0, 0, 0, errBadHeader
 	}
-	return typ, n, frameSize(n), nil
+	return typ, tag, n, frameSize(n), nil
 }
 
 // segmentRecord is the payload of typeSegment.

@@ -126,7 +126,12 @@ type WAL struct {
 	direct *directTail
 	off    int64  // end of the last record in the tail
 	crc    uint32 // running CRC after the last record
-	buf    []byte // reused encoding buffer
+	// tag is the tail's segment tag: 0 for a segment created in fresh
+	// space, tagFor(seq) for one written into a recycled file (recycle.go).
+	// With a tag, every write ends with a zero word after the last frame,
+	// which marks the end of the log ahead of the file's old contents.
+	tag uint16
+	buf []byte // reused encoding buffer
 	// lazy holds the frames of unsynced batches not yet written; they
 	// end at off. See write.
 	lazy []byte
@@ -178,7 +183,7 @@ func Create(dir string, md Metadata, opts *Options) (*WAL, error) {
 	w.state.known = 1
 	// The first segment is written in tmp; w.dir is switched below.
 	w.dir = tmp
-	if err := w.newSegment(1, 1); err != nil {
+	if err := w.newSegment(1, 1, false); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
@@ -265,6 +270,7 @@ func (w *WAL) ReadAll() (Metadata, raft.HardState, []raft.Entry, error) {
 	w.segs = all
 	w.crc = r.crc
 	w.off = r.tailOff
+	w.tag = r.tailTag
 	w.mode = modeAppend
 	w.startTail(w.tail.Name())
 	return r.md, r.hs, ents, nil
@@ -407,7 +413,7 @@ func (w *WAL) Save(hs raft.HardState, ents []raft.Entry) (SaveResult, error) {
 	payload := rec.append(w.buf[:0])
 	// The frame goes after the payload in the same buffer, so a batch costs
 	// no allocation once the buffer has grown.
-	b, crc := appendFrame(payload, typeBatch, w.crc, payload)
+	b, crc := appendFrame(payload, typeBatch, w.tag, w.crc, payload)
 	frame := b[len(payload):]
 	if err := w.write(frame, sync); err != nil {
 		return SaveResult{}, err
@@ -454,11 +460,21 @@ func (w *WAL) writeOut(b []byte, sync bool) error {
 		b = append(w.lazy, b...)
 		w.lazy = b[:0]
 	}
+	// In a recycled segment the write carries the end marker too; the next
+	// write starts on it.
+	trail := 0
+	if w.tag != 0 {
+		trail = endMarkerSize
+	}
 	var err error
 	if w.direct != nil {
-		err = w.direct.write(&w.opts.ops, b, at)
+		err = w.direct.write(&w.opts.ops, b, at, trail)
 	} else {
+		if trail > 0 {
+			b = append(b, endMarker[:]...)
+		}
 		err = writeFull(&w.opts.ops, w.tail, b, at)
+		b = b[:len(b)-trail]
 	}
 	if err != nil {
 		return w.fail(fmt.Errorf("write %s: %w", w.tail.Name(), err))
@@ -509,7 +525,7 @@ func (w *WAL) SaveSnapshot(m SnapshotMarker) error {
 			return err
 		}
 	}
-	b, crc := appendFrame(w.buf[:0], typeSnapshot, w.crc, appendSnapshot(nil, m))
+	b, crc := appendFrame(w.buf[:0], typeSnapshot, w.tag, w.crc, appendSnapshot(nil, m))
 	if err := w.write(b, true); err != nil {
 		return err
 	}
@@ -535,7 +551,7 @@ func (w *WAL) cut() error {
 		return w.fail(fmt.Errorf("fsync %s: %w", old.Name(), err))
 	}
 	last := w.segs[len(w.segs)-1]
-	if err := w.newSegment(last.seq+1, w.state.lastIndex+1); err != nil {
+	if err := w.newSegment(last.seq+1, w.state.lastIndex+1, true); err != nil {
 		return err
 	}
 	old.Close()
@@ -544,24 +560,36 @@ func (w *WAL) cut() error {
 }
 
 // newSegment creates segment (seq, first) in w.dir through a temporary file
-// and makes it the tail. Errors are fatal.
-func (w *WAL) newSegment(seq, first uint64) error {
+// and makes it the tail; with recycle, in the spare file if there is one
+// (recycle.go). Errors are fatal.
+func (w *WAL) newSegment(seq, first uint64, recycle bool) error {
 	name := segmentName(seq, first)
 	path := filepath.Join(w.dir, name)
 	tmp := path + tmpExt
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return w.fail(err)
+	var f *os.File
+	var tag uint16
+	if recycle {
+		f, tag = w.recycle(tmp, seq)
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return w.fail(err)
+		}
 	}
 	if err := preallocate(&w.opts.ops, f, w.opts.SegmentSize); err != nil {
 		f.Close()
 		return w.fail(fmt.Errorf("preallocate %s: %w", tmp, err))
 	}
 	crc := w.crc
-	b, crc := appendFrame(w.buf[:0], typeSegment, crc, segmentRecord{seq, first, w.state.batch}.append(nil))
-	b, crc = appendFrame(b, typeMetadata, crc, appendMetadata(nil, w.md))
+	b, crc := appendFrame(w.buf[:0], typeSegment, tag, crc, segmentRecord{seq, first, w.state.batch}.append(nil))
+	b, crc = appendFrame(b, typeMetadata, tag, crc, appendMetadata(nil, w.md))
 	if !w.state.hs.IsEmpty() {
-		b, crc = appendFrame(b, typeState, crc, appendState(nil, w.state.hs))
+		b, crc = appendFrame(b, typeState, tag, crc, appendState(nil, w.state.hs))
+	}
+	n := len(b)
+	if tag != 0 {
+		b = append(b, endMarker[:]...)
 	}
 	if err := writeFull(&w.opts.ops, f, b, 0); err != nil {
 		f.Close()
@@ -581,15 +609,17 @@ func (w *WAL) newSegment(seq, first uint64) error {
 	}
 	w.buf = b[:0]
 	w.tail = f
-	w.off = int64(len(b))
+	w.off = int64(n)
 	w.crc = crc
+	w.tag = tag
 	w.segs = append(w.segs, segmentFile{seq, first, name})
 	return nil
 }
 
 // ReleaseBefore removes the segments that hold only entries before index,
 // keeping the segment that contains index and all later ones, so that disk
-// use stays bounded. index must not exceed the latest snapshot marker (Open
+// use stays bounded. The newest segment it frees becomes the spare that the
+// next cut writes into, if there is no spare yet (recycle.go). index must not exceed the latest snapshot marker (Open
 // needs the segment holding the marker's index).
 func (w *WAL) ReleaseBefore(index uint64) error {
 	w.mu.Lock()
@@ -612,9 +642,19 @@ func (w *WAL) ReleaseBefore(index uint64) error {
 	if keep == 0 {
 		return nil
 	}
-	// Oldest first, so a crash leaves a contiguous run of segments.
+	// Oldest first, so a crash leaves a contiguous run of segments. The
+	// newest one becomes the spare the next cut writes into, if there is
+	// none yet (recycle.go).
+	spare := w.keepSpare()
 	for i := 0; i < keep; i++ {
-		if err := os.Remove(filepath.Join(w.dir, w.segs[i].name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		path := filepath.Join(w.dir, w.segs[i].name)
+		var err error
+		if spare && i == keep-1 {
+			err = os.Rename(path, filepath.Join(w.dir, spareName))
+		} else {
+			err = os.Remove(path)
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			w.segs = w.segs[i:]
 			return fmt.Errorf("wal: release %s: %w", w.segs[0].name, err)
 		}

@@ -57,6 +57,10 @@ func (w *WAL) startTail(path string) {
 	if fi, err := w.tail.Stat(); err == nil {
 		w.tailSize = fi.Size()
 	}
+	if w.tag != 0 {
+		// A recycled segment's blocks are written already (recycle.go).
+		w.zeroed = w.tailSize
+	}
 }
 
 // zeroAhead keeps at least half a zeroChunk of written zeros after the end
