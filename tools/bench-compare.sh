@@ -27,6 +27,10 @@
 #   --watch-writes N   writes in the watch workload (default 200)
 #   --value-size N     value bytes (default 256)
 #   --snapshot-count N passed to both systems (default 10000)
+#   --warm-writes N    before each round's workloads, N writes at 32 clients over 10,000 keys, untimed
+#                      (default 0: a fresh cluster). A member that has run a while writes its log into
+#                      recycled WAL segments, from about twice --max-wal-segment-size of log on (8 MiB,
+#                      25,000 256-byte writes, by default); etcd never recycles its segments.
 #   --out DIR          results, logs and data (default a new /tmp/bench-compare.XXXX)
 #   --only etcd|cairn  run one system only
 #   --profile          after the rounds, run cairn with CAIRNPROFILE set (a CPU profile per member)
@@ -42,7 +46,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 duration=10s rounds=2 idle=60 writes=100000 watchers=1000 watch_writes=200 value_size=256
-snapcount=10000 out="" only="" profile=0
+snapcount=10000 out="" only="" profile=0 warm=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) duration=$2; shift ;;
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--watch-writes) watch_writes=$2; shift ;;
 	--value-size) value_size=$2; shift ;;
 	--snapshot-count) snapcount=$2; shift ;;
+	--warm-writes) warm=$2; shift ;;
 	--out) out=$2; shift ;;
 	--only) only=$2; shift ;;
 	--profile) profile=1 ;;
@@ -221,6 +226,11 @@ run_system() { # SYSTEM BINARY ROUND
 				"$(awk -v a="${w0[$i]}" -v b="${w1[$i]}" -v s="$idle" 'BEGIN {printf "%.1f", (b - a) / s}')" B/s
 		done
 	fi
+	if [ "$warm" -gt 0 ]; then
+		log "  warming up: $warm writes"
+		"$bench" put --endpoints "$leader_ep" --clients 32 --total "$warm" --prefix /warm --keys 10000 \
+			--value-size "$value_size" --quiet >>"$out/warm.log" 2>&1 || log "  warm-up failed (see $out/warm.log)"
+	fi
 	bench "$res" put_c1 put --endpoints "$leader_ep" --clients 1 --duration "$duration"
 	local before=() after=() ops dev0 dev1
 	for i in 0 1 2; do before+=("$(wbytes "${members[$i]}")"); done
@@ -306,7 +316,7 @@ fi
 
 # --- report ----------------------------------------------------------------
 {
-	echo "# bench-compare $(date -u +%Y-%m-%dT%H:%MZ)  rounds=$rounds duration=$duration value=${value_size}B snapshot-count=$snapcount"
+	echo "# bench-compare $(date -u +%Y-%m-%dT%H:%MZ)  rounds=$rounds duration=$duration value=${value_size}B snapshot-count=$snapcount warm-writes=$warm"
 	echo "# box: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# disk and loopback (this box):"
 	grep -v '^workload' "$calib"

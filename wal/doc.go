@@ -71,7 +71,7 @@
 // "%016x-%016x.wal" (sequence number, then the index the next entry had when
 // the segment was started), e.g. 0000000000000001-0000000000000001.wal.
 // Sequence numbers start at 1 and grow by one. A segment is preallocated to
-// Options.SegmentSize (default 64 MiB, fallocate with a ftruncate fallback)
+// Options.SegmentSize (default 4 MiB, fallocate with a ftruncate fallback)
 // and, once its records reach that size, the next Save or SaveSnapshot cuts
 // a new one: the old segment is truncated to its records and fsynced, the new
 // one is written as "<name>.tmp", fsynced, renamed, and the directory is
@@ -80,17 +80,19 @@
 // segment whose torn tail was repaired. The directory is locked (flock)
 // while a WAL has it open.
 //
-// ReleaseBefore keeps the newest segment it frees as "segment.spare"
-// (when there is none yet) instead of removing it, and the next cut
-// renames the spare to the new segment's temporary name and writes the new
-// segment into it from offset 0 (recycle.go). The file's blocks are
+// ReleaseBefore keeps the newest segments it frees as spares ("%016x.spare"
+// of the segment's sequence number), up to 32 MiB of them but at most eight
+// and at least one,
+// instead of removing them, and the next cut renames a spare to the new
+// segment's temporary name and writes the new segment into it from offset
+// 0 (recycle.go). The file's blocks are
 // written already, so the saves into it need no extent conversion: on ext4
 // without a journal one device request fewer per save, on ext4 with a
 // journal or xfs no zeros ahead of the log. The old segment's frames stay
 // after the new log's end until overwritten; the segment tag and the end
-// marker below keep replay from reading them. So a WAL dir holds at most
-// one segment's worth of extra space, as etcd's preallocated next segment
-// does.
+// marker below keep replay from reading them. A WAL dir so holds up to 32
+// MiB of spares (or one segment, if larger); etcd keeps a preallocated
+// 64 MiB segment ahead and up to five old ones.
 //
 // # Record format
 //

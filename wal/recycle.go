@@ -2,10 +2,12 @@ package wal
 
 import (
 	"encoding/binary"
-	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Segment recycling. A segment in fresh space is preallocated with
@@ -17,6 +19,10 @@ import (
 // (spareName), and the next cut writes its new segment into that file,
 // whose blocks are all written already: each save then costs its data
 // write and the cache flush only. On an SD card that is also less wear.
+// ReleaseBefore keeps several spares ("<seq>.spare", after the segment's
+// sequence number), up to spareBudget bytes of segments and at most
+// maxSpareCount of them (at least one), so that a release of several small
+// segments at once leaves enough for the cuts until the next release.
 //
 // A recycled file still holds its previous segment's frames after the new
 // log's end, and those are intact frames. Two things keep replay from
@@ -33,22 +39,46 @@ import (
 // reads the tag of the first of them and does not reuse a file whose tag
 // the new segment would have (possible only 65,535 segments apart).
 const (
-	spareName     = "segment.spare"
+	spareExt      = ".spare"
+	spareBudget   = 32 << 20
+	maxSpareCount = 8
 	endMarkerSize = 8
 )
 
 var endMarker [endMarkerSize]byte
 
-// recycle moves the spare, if there is one that segment seq may use, to
-// tmp and returns it opened for writing with the segment's tag. Otherwise
-// it returns a nil file (the caller creates a fresh one); a spare it cannot
-// use is removed.
+// spareName names the spare made of segment seq.
+func spareName(seq uint64) string { return fmt.Sprintf("%016x%s", seq, spareExt) }
+
+// listSpares returns the names of the spares in dir, oldest first.
+func listSpares(dir string) []string {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, de := range des {
+		var seq uint64
+		name := de.Name()
+		if de.Type().IsRegular() && len(name) == 16+len(spareExt) && strings.HasSuffix(name, spareExt) {
+			if _, err := fmt.Sscanf(name, "%016x", &seq); err == nil && spareName(seq) == name {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// recycle moves a spare that segment seq may use to tmp and returns it
+// opened for writing, with the segment's tag. Without one it returns a nil
+// file (the caller creates a fresh one); a spare it cannot use is removed.
 func (w *WAL) recycle(tmp string, seq uint64) (*os.File, uint16) {
-	spare := filepath.Join(w.dir, spareName)
-	fi, err := os.Lstat(spare)
-	if err != nil || !fi.Mode().IsRegular() {
+	spares := listSpares(w.dir)
+	if len(spares) == 0 {
 		return nil, 0
 	}
+	spare := filepath.Join(w.dir, spares[len(spares)-1])
 	tag := tagFor(seq)
 	if oldTag, ok := firstTag(spare); !ok || oldTag == tag {
 		os.Remove(spare)
@@ -79,9 +109,11 @@ func firstTag(path string) (uint16, bool) {
 	return uint16(binary.LittleEndian.Uint64(b[:]) >> 40), true
 }
 
-// keepSpare reports whether ReleaseBefore should keep a released segment
-// as the spare: when there is none yet.
-func (w *WAL) keepSpare() bool {
-	_, err := os.Lstat(filepath.Join(w.dir, spareName))
-	return errors.Is(err, os.ErrNotExist)
+// maxSpares is how many spares the directory may hold.
+func (w *WAL) maxSpares() int {
+	return int(max(1, min(maxSpareCount, spareBudget/w.opts.SegmentSize)))
 }
+
+// freeSpares returns how many released segments ReleaseBefore may keep as
+// spares.
+func (w *WAL) freeSpares() int { return max(0, w.maxSpares()-len(listSpares(w.dir))) }

@@ -67,7 +67,7 @@ func buildRecycled(t *testing.T, direct bool) *recycledLog {
 			if err := w.ReleaseBefore(marker.Index); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(filepath.Join(dir, spareName)); err == nil {
+			if len(listSpares(dir)) > 0 {
 				spareSeen = true
 			}
 		}
@@ -347,7 +347,7 @@ func TestRecycledDamage(t *testing.T) {
 func TestRecycleSkipsSameTag(t *testing.T) {
 	dir := newDir(t)
 	w := mustCreate(t, dir, &Options{SegmentSize: 512, zeroMode: zeroOff})
-	spare := filepath.Join(dir, spareName)
+	spare := filepath.Join(dir, spareName(1))
 	old, _ := appendFrame(nil, typeSegment, tagFor(2), 0, segmentRecord{2, 1, 0}.append(nil))
 	old = append(old, bytes.Repeat([]byte{0xa5}, 2048)...)
 	if err := os.WriteFile(spare, old, 0o600); err != nil {
@@ -372,5 +372,75 @@ func TestRecycleSkipsSameTag(t *testing.T) {
 	w.Close()
 	if _, _, got := reopen(t, dir, SnapshotMarker{}, nil); equalEnts(got, ents) != nil {
 		t.Fatal(equalEnts(got, ents))
+	}
+}
+
+// TestSparePool: a release of many segments keeps the newest maxSpares() of
+// them as spares and removes the rest, and the next maxSpares cuts write
+// into them (then fresh files again), with a log that replays.
+func TestSparePool(t *testing.T) {
+	dir := newDir(t)
+	opts := &Options{SegmentSize: 512, zeroMode: zeroOff}
+	w := mustCreate(t, dir, opts)
+	var m model
+	last := uint64(0)
+	saveUntil := func(segs int) {
+		t.Helper()
+		for i := 0; len(w.segs) < segs; i++ {
+			if i > 1000 {
+				t.Fatal("no cut")
+			}
+			ents := mkEnts(last+1, 1, 1, 150)
+			if _, err := w.Save(raft.HardState{Term: 1, Commit: last}, ents); err != nil {
+				t.Fatal(err)
+			}
+			m.save(raft.HardState{Term: 1, Commit: last}, ents)
+			last++
+		}
+	}
+	maxSpares := w.maxSpares()
+	if maxSpares != maxSpareCount {
+		t.Fatalf("maxSpares() = %d with 512-byte segments, want %d", maxSpares, maxSpareCount)
+	}
+	saveUntil(maxSpares + 4)
+	released := w.segs[:len(w.segs)-1]
+	marker := SnapshotMarker{Index: last, Term: 1}
+	if err := w.SaveSnapshot(marker); err != nil {
+		t.Fatal(err)
+	}
+	m.snapshot(marker)
+	if err := w.ReleaseBefore(marker.Index); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range released[len(released)-maxSpares:] {
+		want = append(want, spareName(s.seq))
+	}
+	if got := listSpares(dir); !slices.Equal(got, want) {
+		t.Fatalf("spares %v, want %v", got, want)
+	}
+	if segs, _ := listSegments(dir); len(segs) != 1 {
+		t.Fatalf("segments after the release: %v", segs)
+	}
+	for k := 0; k < maxSpares+1; k++ {
+		saveUntil(len(w.segs) + 1)
+		tail := w.segs[len(w.segs)-1]
+		if recycled := w.tag != 0; recycled != (k < maxSpares) {
+			t.Fatalf("cut %d (segment %d): tag %#x", k, tail.seq, w.tag)
+		}
+		if k < maxSpares && w.tag != tagFor(tail.seq) {
+			t.Fatalf("segment %d tag %#x, want %#x", tail.seq, w.tag, tagFor(tail.seq))
+		}
+	}
+	if n := len(listSpares(dir)); n != 0 {
+		t.Fatalf("%d spares left after %d cuts", n, maxSpares+1)
+	}
+	w.Close()
+	_, hs, ents := reopen(t, dir, marker, opts)
+	if hs != m.hs || equalEnts(ents, m.after(marker.Index)) != nil {
+		t.Fatalf("replay: %v", equalEnts(ents, m.after(marker.Index)))
+	}
+	if err := Verify(dir); err != nil {
+		t.Fatal(err)
 	}
 }

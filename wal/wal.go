@@ -13,8 +13,12 @@ import (
 )
 
 // DefaultSegmentSize is the size at which a segment is cut when
-// Options.SegmentSize is zero.
-const DefaultSegmentSize = 64 << 20
+// Options.SegmentSize is zero. etcd cuts at 64 MiB; cairn's segments are
+// smaller so that a member writes into recycled segments (recycle.go) after
+// about 8 MiB of log rather than 128, and its WAL holds megabytes instead
+// of a preallocated 64 MiB file on a small disk. A cut costs a few syncs,
+// once per 10,000 or so small writes.
+const DefaultSegmentSize = 4 << 20
 
 // slowSync is the fdatasync duration above which a warning is logged.
 const slowSync = time.Second
@@ -618,8 +622,8 @@ func (w *WAL) newSegment(seq, first uint64, recycle bool) error {
 
 // ReleaseBefore removes the segments that hold only entries before index,
 // keeping the segment that contains index and all later ones, so that disk
-// use stays bounded. The newest segment it frees becomes the spare that the
-// next cut writes into, if there is no spare yet (recycle.go). index must not exceed the latest snapshot marker (Open
+// use stays bounded. The newest segments it frees, up to maxSpares() in
+// the directory, become spares that the next cuts write into (recycle.go). index must not exceed the latest snapshot marker (Open
 // needs the segment holding the marker's index).
 func (w *WAL) ReleaseBefore(index uint64) error {
 	w.mu.Lock()
@@ -643,14 +647,14 @@ func (w *WAL) ReleaseBefore(index uint64) error {
 		return nil
 	}
 	// Oldest first, so a crash leaves a contiguous run of segments. The
-	// newest one becomes the spare the next cut writes into, if there is
-	// none yet (recycle.go).
-	spare := w.keepSpare()
+	// newest ones become spares that the next cuts write into, up to
+	// maxSpares() (recycle.go).
+	spareFrom := keep - w.freeSpares()
 	for i := 0; i < keep; i++ {
 		path := filepath.Join(w.dir, w.segs[i].name)
 		var err error
-		if spare && i == keep-1 {
-			err = os.Rename(path, filepath.Join(w.dir, spareName))
+		if i >= spareFrom {
+			err = os.Rename(path, filepath.Join(w.dir, spareName(w.segs[i].seq)))
 		} else {
 			err = os.Remove(path)
 		}

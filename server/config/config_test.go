@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 		WatchHistory:             10000,
 		WALDirectIO:              true,
 		LogLevel:                 "info",
-		MaxWALSegmentSize:        64 << 20,
+		MaxWALSegmentSize:        4 << 20,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -26,7 +26,7 @@ const (
 	DefaultSnapshotCount            = 10000
 	DefaultWatchHistory             = 10000
 	DefaultLogLevel                 = "info"
-	DefaultMaxWALSegmentSize        = 64 << 20
+	DefaultMaxWALSegmentSize        = 4 << 20 // wal.DefaultSegmentSize
 )
 
 // flagSpec describes one flag. Every flag except the ones with noEnv set can

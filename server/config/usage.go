@@ -35,7 +35,7 @@ Member:
     List of URLs to listen on for peer traffic (IP addresses or localhost).
   --listen-client-urls 'http://127.0.0.1:2379'
     List of URLs to listen on for client traffic (IP addresses or localhost).
-  --max-wal-segment-size '67108864'
+  --max-wal-segment-size '4194304'
     Size in bytes at which the write-ahead log starts a new segment file.
   --watch-history '10000'
     Number of past events kept for watches from an index (etcd: 1000).
