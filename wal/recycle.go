@@ -20,9 +20,9 @@ import (
 // whose blocks are all written already: each save then costs its data
 // write and the cache flush only. On an SD card that is also less wear.
 // ReleaseBefore keeps several spares ("<seq>.spare", after the segment's
-// sequence number), up to spareBudget bytes of segments and at most
-// maxSpareCount of them (at least one), so that a release of several small
-// segments at once leaves enough for the cuts until the next release.
+// sequence number), up to spareBudget bytes and maxSpareCount files (and
+// at least one), so that a release of several small segments at once
+// leaves enough for the cuts until the next release.
 //
 // A recycled file still holds its previous segment's frames after the new
 // log's end, and those are intact frames. Two things keep replay from
@@ -109,11 +109,29 @@ func firstTag(path string) (uint16, bool) {
 	return uint16(binary.LittleEndian.Uint64(b[:]) >> 40), true
 }
 
-// maxSpares is how many spares the directory may hold.
-func (w *WAL) maxSpares() int {
-	return int(max(1, min(maxSpareCount, spareBudget/w.opts.SegmentSize)))
+// spareFrom returns the index in released (the segments ReleaseBefore
+// frees, oldest first) from which it keeps them as spares: the newest ones,
+// while the directory's spares stay within maxSpareCount files and
+// spareBudget bytes, their actual sizes counted (a first spare may be
+// larger, as after an upgrade from larger segments).
+func (w *WAL) spareFrom(released []segmentFile) int {
+	spares := listSpares(w.dir)
+	count := len(spares)
+	var total int64
+	for _, name := range spares {
+		if fi, err := os.Stat(filepath.Join(w.dir, name)); err == nil {
+			total += fi.Size()
+		}
+	}
+	i := len(released)
+	for i > 0 && count < maxSpareCount {
+		fi, err := os.Stat(filepath.Join(w.dir, released[i-1].name))
+		if err != nil || count > 0 && total+fi.Size() > spareBudget {
+			break
+		}
+		count++
+		total += fi.Size()
+		i--
+	}
+	return i
 }
-
-// freeSpares returns how many released segments ReleaseBefore may keep as
-// spares.
-func (w *WAL) freeSpares() int { return max(0, w.maxSpares()-len(listSpares(w.dir))) }

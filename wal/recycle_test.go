@@ -375,8 +375,8 @@ func TestRecycleSkipsSameTag(t *testing.T) {
 	}
 }
 
-// TestSparePool: a release of many segments keeps the newest maxSpares() of
-// them as spares and removes the rest, and the next maxSpares cuts write
+// TestSparePool: a release of many segments keeps the newest maxSpareCount of
+// them as spares and removes the rest, and the next maxSpareCount cuts write
 // into them (then fresh files again), with a log that replays.
 func TestSparePool(t *testing.T) {
 	dir := newDir(t)
@@ -398,10 +398,7 @@ func TestSparePool(t *testing.T) {
 			last++
 		}
 	}
-	maxSpares := w.maxSpares()
-	if maxSpares != maxSpareCount {
-		t.Fatalf("maxSpares() = %d with 512-byte segments, want %d", maxSpares, maxSpareCount)
-	}
+	maxSpares := maxSpareCount // 512-byte segments: the count is the limit
 	saveUntil(maxSpares + 4)
 	released := w.segs[:len(w.segs)-1]
 	marker := SnapshotMarker{Index: last, Term: 1}
@@ -442,5 +439,46 @@ func TestSparePool(t *testing.T) {
 	}
 	if err := Verify(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpareBudget: spares stay within spareBudget bytes by their actual
+// sizes, but one is kept whatever its size.
+func TestSpareBudget(t *testing.T) {
+	dir := newDir(t)
+	w := mustCreate(t, dir, &Options{SegmentSize: 512, zeroMode: zeroOff})
+	big := int64(spareBudget/3 + 1)
+	// sparse files: their sizes count, not their blocks
+	mkFile := func(name string, size int64) {
+		t.Helper()
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var released []segmentFile
+	for seq := uint64(1); seq <= 3; seq++ {
+		s := segmentFile{seq: seq, first: seq, name: fmt.Sprintf("released-%d", seq)}
+		mkFile(s.name, big)
+		released = append(released, s)
+	}
+	if got := w.spareFrom(released); got != 1 {
+		t.Fatalf("spareFrom with three segments of %d bytes = %d, want 1 (two kept)", big, got)
+	}
+	// With a spare of its budget already there, one more is never kept...
+	mkFile(spareName(9), spareBudget)
+	if got := w.spareFrom(released); got != 3 {
+		t.Fatalf("spareFrom with a full budget = %d, want 3 (none kept)", got)
+	}
+	// ...but the first spare may be as large as it is.
+	os.Remove(filepath.Join(dir, spareName(9)))
+	huge := segmentFile{seq: 5, first: 5, name: "huge"}
+	mkFile(huge.name, 4*spareBudget)
+	if got := w.spareFrom([]segmentFile{huge}); got != 0 {
+		t.Fatalf("spareFrom with one large segment = %d, want 0 (kept)", got)
 	}
 }

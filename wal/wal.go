@@ -622,8 +622,9 @@ func (w *WAL) newSegment(seq, first uint64, recycle bool) error {
 
 // ReleaseBefore removes the segments that hold only entries before index,
 // keeping the segment that contains index and all later ones, so that disk
-// use stays bounded. The newest segments it frees, up to maxSpares() in
-// the directory, become spares that the next cuts write into (recycle.go). index must not exceed the latest snapshot marker (Open
+// use stays bounded. The newest segments it frees, up to 32 MiB of spares
+// in the directory, become spares that the next cuts write into
+// (recycle.go). index must not exceed the latest snapshot marker (Open
 // needs the segment holding the marker's index).
 func (w *WAL) ReleaseBefore(index uint64) error {
 	w.mu.Lock()
@@ -647,9 +648,8 @@ func (w *WAL) ReleaseBefore(index uint64) error {
 		return nil
 	}
 	// Oldest first, so a crash leaves a contiguous run of segments. The
-	// newest ones become spares that the next cuts write into, up to
-	// maxSpares() (recycle.go).
-	spareFrom := keep - w.freeSpares()
+	// newest ones become spares that the next cuts write into.
+	spareFrom := w.spareFrom(w.segs[:keep])
 	for i := 0; i < keep; i++ {
 		path := filepath.Join(w.dir, w.segs[i].name)
 		var err error
