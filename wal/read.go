@@ -147,7 +147,7 @@ func (r *replay) readSegment(s segmentFile, data []byte, last bool) error {
 //     rest is preallocated space). In a segment written into a recycled
 //     file (tag != 0) the rest holds the file's earlier contents, so there
 //     a zero word at off is the end: the WAL writes one after its last
-//     frame with every write (see WAL.recycled).
+//     frame with every write (recycle.go).
 //   - Before the segment's own header records, or a frame whose own CRC is
 //     right but which does not continue the chain: corruption (a crash
 //     cannot produce either).

@@ -15,14 +15,14 @@ import (
 // block makes the file system convert that extent, and the batch's
 // fdatasync then writes the inode (ext4 without a journal) or a journal
 // commit too, one more device request and write per save. So when
-// ReleaseBefore frees segments it keeps the newest of them as the spare
-// (spareName), and the next cut writes its new segment into that file,
-// whose blocks are all written already: each save then costs its data
-// write and the cache flush only. On an SD card that is also less wear.
-// ReleaseBefore keeps several spares ("<seq>.spare", after the segment's
-// sequence number), up to spareBudget bytes and maxSpareCount files (and
-// at least one), so that a release of several small segments at once
-// leaves enough for the cuts until the next release.
+// ReleaseBefore frees segments it keeps the newest of them as spares
+// ("<seq>.spare", after the segment's sequence number), and the next cuts
+// write their new segments into those files, whose blocks are all written
+// already: each save there costs its data write and the cache flush only.
+// On an SD card that is also less wear. It keeps up to spareBudget bytes
+// and maxSpareCount files of spares (and at least one), so that a release
+// of several small segments at once leaves enough for the cuts until the
+// next release.
 //
 // A recycled file still holds its previous segment's frames after the new
 // log's end, and those are intact frames. Two things keep replay from
