@@ -118,7 +118,23 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		}
 		seeds = append(seeds, data[:(end+7)/8*8])
 	}
-	return seeds
+	return append(seeds, recycledSeed(seeds[len(seeds)-1]))
+}
+
+// recycledSeed returns a short log written as a recycled segment 1 (tag
+// tagFor(1), each write ending in the end marker) over the bytes of stale,
+// an earlier segment whose frames stay after the new log's end.
+func recycledSeed(stale []byte) []byte {
+	tag := tagFor(1)
+	b, crc := appendFrame(nil, typeSegment, tag, 0, segmentRecord{1, 1, 0}.append(nil))
+	b, crc = appendFrame(b, typeMetadata, tag, crc, appendMetadata(nil, Metadata{MemberID: 1, ClusterID: 2}))
+	rec := batchRecord{Batch: 1, HasState: true, State: raft.HardState{Term: 3, Vote: 1}, Entries: mkEnts(1, 1, 3, 7)}
+	b, _ = appendFrame(b, typeBatch, tag, crc, rec.append(nil))
+	b = append(b, endMarker[:]...)
+	if len(b) < len(stale) {
+		b = append(b, stale[len(b):]...)
+	}
+	return b
 }
 
 // TestWriteFuzzCorpus regenerates the committed seed corpus under
