@@ -2,7 +2,9 @@ package server
 
 import (
 	"cairn/wal"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +46,22 @@ func TestSnapshotReleaseAndRestart(t *testing.T) {
 	segs := listDir(t, walDir, ".wal")
 	if len(segs) == 0 || strings.HasPrefix(segs[0], "0000000000000001-") {
 		t.Fatalf("first WAL segment not released: %v", segs)
+	}
+	// Released segments are recycled: the tail was written into one (its
+	// frames carry a nonzero segment tag, bits 40-55 of the first word), and
+	// the restart below replays it.
+	head := make([]byte, 8)
+	if f, err := os.Open(filepath.Join(walDir, segs[len(segs)-1])); err != nil {
+		t.Fatal(err)
+	} else {
+		_, err = io.ReadFull(f, head)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tag := binary.LittleEndian.Uint64(head) >> 40 & 0xffff; tag == 0 {
+		t.Fatalf("tail segment %s was not written into a recycled one (spares: %v)", segs[len(segs)-1], listDir(t, walDir, ".spare"))
 	}
 	before := n.m.store.Index()
 
