@@ -199,9 +199,12 @@ func outcome(dir string) (outcomeKind, prefixState, error) {
 }
 
 // prefixOf returns k such that st is states[k], or -1.
-func (b *builtLog) prefixOf(st prefixState) int {
-	for k := len(b.states) - 1; k >= 0; k-- {
-		if b.states[k].hs == st.hs && equalEnts(st.ents, b.states[k].ents) == nil {
+func (b *builtLog) prefixOf(st prefixState) int { return stateIndex(b.states, st) }
+
+// stateIndex returns the last k such that st is states[k], or -1.
+func stateIndex(states []prefixState, st prefixState) int {
+	for k := len(states) - 1; k >= 0; k-- {
+		if states[k].hs == st.hs && equalEnts(st.ents, states[k].ents) == nil {
 			return k
 		}
 	}

@@ -129,14 +129,7 @@ func replayFrom(dir string, marker SnapshotMarker) (outcomeKind, prefixState, er
 	return corrupt, prefixState{}, err
 }
 
-func (b *recycledLog) stateIndex(st prefixState) int {
-	for k := len(b.states) - 1; k >= 0; k-- {
-		if b.states[k].hs == st.hs && equalEnts(st.ents, b.states[k].ents) == nil {
-			return k
-		}
-	}
-	return -1
-}
+func (b *recycledLog) stateIndex(st prefixState) int { return stateIndex(b.states, st) }
 
 // reopenAndAppend runs the real recovery on dir, checks it gives want, and
 // that the log then takes a batch and replays clean with it.
