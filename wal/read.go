@@ -171,7 +171,7 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, tag uint16, las
 	if tag != 0 && n >= 2 && (len(rest) < 8 && allZero(rest) || len(rest) >= 8 && binary.LittleEndian.Uint64(rest) == 0) {
 		// The end marker of a recycled segment; what follows is the file's
 		// earlier contents, unless a frame of this segment is there.
-		if p, ok := intactAfter(data, off+8, tag); ok {
+		if p, ok := intactAfter(data, off+8, tag, nil); ok {
 			return corruptf(s.name, int64(off), "end of the log followed by an intact record at offset %d", p)
 		}
 		r.tailOff, r.tailTag = int64(off), tag
@@ -203,17 +203,10 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, tag uint16, las
 	if hasCRC {
 		storedCRC = binary.LittleEndian.Uint32(rest[8:])
 	}
-	for p := off + 8; p+frameHeaderSize <= len(data); p += 8 {
-		if binary.LittleEndian.Uint64(data[p:]) == 0 {
-			continue
-		}
-		f, err := parseFrame(data[p:])
-		if err != nil || f.tag != tag {
-			continue
-		}
-		if p >= claimedEnd || hasCRC && f.prevCRC == storedCRC {
-			return corruptf(s.name, int64(off), "damaged record (%v) followed by an intact record at offset %d", cause, p)
-		}
+	if p, ok := intactAfter(data, off+8, tag, func(p int, f *frame) bool {
+		return p >= claimedEnd || hasCRC && f.prevCRC == storedCRC
+	}); ok {
+		return corruptf(s.name, int64(off), "damaged record (%v) followed by an intact record at offset %d", cause, p)
 	}
 	r.tailOff, r.tailTag = int64(off), tag
 	r.tailDirty = true
@@ -222,14 +215,15 @@ func (r *replay) damaged(s segmentFile, data []byte, off, n int, tag uint16, las
 }
 
 // intactAfter returns the offset of the first intact frame with tag tag at
-// or after from (a multiple of 8), if there is one.
-func intactAfter(data []byte, from int, tag uint16) (int, bool) {
+// or after from (a multiple of 8) that counts (every one if counts is nil),
+// if there is one.
+func intactAfter(data []byte, from int, tag uint16, counts func(p int, f *frame) bool) (int, bool) {
 	for p := from; p+frameHeaderSize <= len(data); p += 8 {
 		w := binary.LittleEndian.Uint64(data[p:])
 		if w == 0 || uint16(w>>40) != tag {
 			continue
 		}
-		if f, err := parseFrame(data[p:]); err == nil && f.tag == tag {
+		if f, err := parseFrame(data[p:]); err == nil && (counts == nil || counts(p, &f)) {
 			return p, true
 		}
 	}
